@@ -1,0 +1,12 @@
+package org.fedqlora.tensor;
+
+/** A safetensors file or checkpoint folder that cannot be read as asked; the message names the file and tensor. */
+public class SafetensorsException extends RuntimeException {
+    public SafetensorsException(String message) {
+        super(message);
+    }
+
+    public SafetensorsException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
