@@ -1,0 +1,93 @@
+package org.fedqlora.adapter;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import org.fedqlora.nn.LinearAdapter;
+
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * LoRA as in PEFT: {@code delta(x) = s · dropout(x)·Aᵀ·Bᵀ} with A (r, in), B (out, r), s = alpha / r.
+ * A starts Kaiming-uniform (PEFT: kaiming_uniform_(a=√5), i.e. U(−1/√in, 1/√in)), B starts at zero, so a
+ * fresh adapter changes nothing. Stored transposed: aT (in, r), bT (r, out).
+ */
+public final class LoraAdapter implements LinearAdapter {
+    private final String module;
+    private final NDArray aT;   // (in, r)
+    private final NDArray bT;   // (r, out)
+    private final float scaling;
+    private final float dropout;
+
+    LoraAdapter(String module, NDArray aT, NDArray bT, float scaling, float dropout) {
+        this.module = module;
+        this.aT = aT;
+        this.bT = bT;
+        this.scaling = scaling;
+        this.dropout = dropout;
+    }
+
+    /** A fresh adapter; the init is drawn from {@code seed} and the module name, so it is reproducible. */
+    public static LoraAdapter init(NDManager m, String module, int in, int out, LoraConfig c, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ module.hashCode() * 0x9E3779B97F4A7C15L);
+        float bound = (float) (1.0 / Math.sqrt(in));
+        float[] a = new float[in * c.rank()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (rnd.nextDouble() * 2 - 1) * bound;
+        }
+        NDArray aT = m.create(a, new Shape(in, c.rank()));
+        NDArray bT = m.zeros(new Shape(c.rank(), out));
+        return new LoraAdapter(module, aT, bT, c.scaling(), c.dropout());
+    }
+
+    /** From PEFT-layout factors A (r, in) and B (out, r). */
+    public static LoraAdapter of(NDManager m, String module, float[] a, float[] b, int in, int out, LoraConfig c) {
+        int r = c.rank();
+        NDArray aT;
+        NDArray bT;
+        try (NDArray aa = m.create(a, new Shape(r, in)); NDArray bb = m.create(b, new Shape(out, r))) {
+            aT = aa.transpose(1, 0).duplicate();
+            bT = bb.transpose(1, 0).duplicate();
+        }
+        return new LoraAdapter(module, aT, bT, c.scaling(), c.dropout());
+    }
+
+    @Override
+    public NDArray delta(NDArray x, boolean training) {
+        NDArray h = training && dropout > 0
+                ? x.getNDArrayInternal().dropout(x, dropout, true).get(0) : x;
+        return h.matMul(aT).matMul(bT).mul(scaling);                      // (..., in)(in, r)(r, out)
+    }
+
+    @Override
+    public String kind() {
+        return "lora";
+    }
+
+    public String module() {
+        return module;
+    }
+
+    public int rank() {
+        return (int) aT.getShape().get(1);
+    }
+
+    public float scaling() {
+        return scaling;
+    }
+
+    public NDArray aT() {
+        return aT;
+    }
+
+    public NDArray bT() {
+        return bT;
+    }
+
+    /** lora_A then lora_B, PEFT names. */
+    public List<Parameter> parameters() {
+        return List.of(new Parameter(module + ".lora_A.weight", aT, true),
+                new Parameter(module + ".lora_B.weight", bT, true));
+    }
+}

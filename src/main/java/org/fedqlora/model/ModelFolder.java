@@ -1,0 +1,73 @@
+package org.fedqlora.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.fedqlora.tensor.Checkpoint;
+import org.fedqlora.tensor.TensorSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A local HuggingFace model folder: {@code config.json}, safetensors weights and {@code tokenizer.json}.
+ *
+ * @param name     what the user called it ("minilm" or the path) — also the PEFT base model name
+ * @param dir      the folder
+ * @param config   config.json as parsed JSON
+ * @param weights  the safetensors weights (memory-mapped)
+ * @param tokenizer path of tokenizer.json
+ */
+public record ModelFolder(String name, Path dir, JsonNode config, TensorSource weights, Path tokenizer) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Model types this build can run. */
+    public static final List<String> SUPPORTED_TYPES = List.of("bert", "distilbert");
+
+    /** Opens a folder, checking everything a later step would trip over. */
+    public static ModelFolder open(Path dir, String name) {
+        if (!Files.exists(dir)) {
+            throw new ModelException("model folder " + dir + " does not exist; pass --model minilm for the embedded "
+                    + "model or the path of a local HuggingFace folder (config.json, *.safetensors, tokenizer.json)");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new ModelException(dir + " is a file, not a model folder; pass the folder that holds config.json");
+        }
+        Path configPath = dir.resolve("config.json");
+        if (!Files.isRegularFile(configPath)) {
+            throw new ModelException(dir + " has no config.json: is this a HuggingFace model folder?");
+        }
+        JsonNode config;
+        try {
+            config = JSON.readTree(configPath.toFile());
+        } catch (IOException e) {
+            throw new ModelException(configPath + " is not valid JSON: " + e.getMessage(), e);
+        }
+        String type = config.path("model_type").asText("");
+        if (!SUPPORTED_TYPES.contains(type)) {
+            throw new ModelException(configPath + ": model_type '" + type + "' is not supported; supported: "
+                    + String.join(", ", SUPPORTED_TYPES));
+        }
+        Path tokenizer = dir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(tokenizer)) {
+            throw new ModelException(dir + " has no tokenizer.json; save the fast tokenizer with "
+                    + "tokenizer.save_pretrained(dir) in the transformers library");
+        }
+        try {
+            return new ModelFolder(name, dir, config, Checkpoint.open(dir), tokenizer);
+        } catch (RuntimeException e) {
+            throw new ModelException(e.getMessage(), e);
+        }
+    }
+
+    public String modelType() {
+        return config.path("model_type").asText();
+    }
+
+    /** The name recorded as {@code base_model_name_or_path} in exported adapters. */
+    public String baseModelName() {
+        String n = config.path("_name_or_path").asText("");
+        return n.isEmpty() ? name : n;
+    }
+}

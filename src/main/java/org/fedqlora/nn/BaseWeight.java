@@ -1,0 +1,31 @@
+package org.fedqlora.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+/**
+ * The frozen base weight of a {@link Linear}: full precision, or quantized and dequantized for compute.
+ * It never receives gradients.
+ */
+public interface BaseWeight extends AutoCloseable {
+    /** Output features. */
+    int out();
+
+    /** Input features. */
+    int in();
+
+    /**
+     * Wᵀ as an (in, out) float32 array for {@code x.matMul(...)}. Implementations that keep the weight
+     * packed dequantize into {@code step}; dense ones return their resident array (do not close it).
+     */
+    NDArray transposed(NDManager step);
+
+    /** Bytes this weight keeps resident (packed codes and scales for quantized weights). */
+    long residentBytes();
+
+    /** A short description, e.g. "fp32" or "nf4/64". */
+    String describe();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,15 @@
+package org.fedqlora.nn;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * A term added to a {@link Linear}'s output: {@code y += delta(x)} where delta is linear in x
+ * (a QA adapter x·(L·R)ᵀ, a LoRA s·x·Aᵀ·Bᵀ). Parameters live in the adapter's own manager.
+ */
+public interface LinearAdapter {
+    /** x: (..., in) → (..., out). Must start every op from {@code x} so results land in x's (step) manager. */
+    NDArray delta(NDArray x, boolean training);
+
+    /** A short name for logs ("lora", "qa"). */
+    String kind();
+}
