@@ -1,0 +1,127 @@
+package org.fedqlora.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import org.fedqlora.UserException;
+
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * First-order optimizers over DJL parameters, applied after the gradient collector has closed (in-place updates
+ * on leaves are not allowed inside one). Gradients are zeroed after each step: DJL accumulates them.
+ *
+ * <ul>
+ *   <li>{@code sgd}: p ← p − lr·(g + wd·p), optional momentum μ: v ← μ·v + g, p ← p − lr·v (the paper's choice).</li>
+ *   <li>{@code adamw}: decoupled weight decay (Loshchilov &amp; Hutter): m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
+ *       p ← p − lr·(m̂ / (√v̂ + ε) + wd·p), with bias-corrected m̂, v̂.</li>
+ * </ul>
+ */
+public final class Optimizer implements AutoCloseable {
+    /** Optimizer kinds. */
+    public enum Kind { SGD, ADAMW;
+
+        public static Kind parse(String s) {
+            for (Kind k : values()) {
+                if (k.name().equalsIgnoreCase(s)) {
+                    return k;
+                }
+            }
+            throw new UserException("unknown optimizer '" + s + "' (valid: sgd, adamw)");
+        }
+    }
+
+    private final Kind kind;
+    private final float weightDecay;
+    private final float momentum;
+    private final float beta1 = 0.9f;
+    private final float beta2 = 0.999f;
+    private final float eps = 1e-8f;
+    private final NDManager state;
+    private final Map<NDArray, NDArray[]> moments = new IdentityHashMap<>();
+    private int t;
+
+    public Optimizer(Kind kind, float weightDecay, float momentum, NDManager parent) {
+        this.kind = kind;
+        this.weightDecay = weightDecay;
+        this.momentum = momentum;
+        this.state = parent.newSubManager();
+    }
+
+    /**
+     * Clips the global gradient norm to {@code maxNorm} (if positive), updates every parameter in place and zeroes
+     * its gradient. Temporaries land in {@code step}. Returns the gradient norm before clipping.
+     */
+    public float step(List<NDArray> params, float lr, float maxNorm, NDManager step) {
+        t++;
+        NDArray[] grads = new NDArray[params.size()];
+        double sq = 0;
+        for (int i = 0; i < grads.length; i++) {
+            grads[i] = params.get(i).getGradient();
+            grads[i].attach(step);                         // the handle (not the storage) dies with the step
+            sq += grads[i].square().sum().getFloat();
+        }
+        float norm = (float) Math.sqrt(sq);
+        float clip = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6f) : 1f;
+        for (int i = 0; i < grads.length; i++) {
+            NDArray p = params.get(i);
+            NDArray g = clip != 1f ? grads[i].mul(clip) : grads[i];
+            switch (kind) {
+                case SGD -> sgd(p, g, lr);
+                case ADAMW -> adamw(p, g, lr);
+            }
+            JniUtils.zeroGrad((PtNDArray) p);
+        }
+        return norm;
+    }
+
+    private void sgd(NDArray p, NDArray g, float lr) {
+        NDArray update = weightDecay > 0 ? g.add(p.mul(weightDecay)) : g;
+        if (momentum > 0) {
+            NDArray v = moments.computeIfAbsent(p, k -> new NDArray[] {state.zeros(k.getShape())})[0];
+            v.muli(momentum).addi(update);
+            update = v;
+        }
+        p.subi(update.mul(lr));
+    }
+
+    private void adamw(NDArray p, NDArray g, float lr) {
+        NDArray[] mv = moments.computeIfAbsent(p, k -> new NDArray[] {state.zeros(k.getShape()), state.zeros(k.getShape())});
+        mv[0].muli(beta1).addi(g.mul(1 - beta1));
+        mv[1].muli(beta2).addi(g.square().mul(1 - beta2));
+        float c1 = 1 - (float) Math.pow(beta1, t);
+        float c2 = 1 - (float) Math.pow(beta2, t);
+        NDArray denom = mv[1].div(c2).sqrt().add(eps);
+        NDArray update = mv[0].div(c1).div(denom);
+        if (weightDecay > 0) {
+            p.muli(1 - lr * weightDecay);
+        }
+        p.subi(update.mul(lr));
+    }
+
+    /** Forgets moments (e.g. when a federated client receives a new global model and restarts). */
+    public void reset() {
+        moments.values().forEach(a -> {
+            for (NDArray x : a) {
+                x.close();
+            }
+        });
+        moments.clear();
+        t = 0;
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "%s(wd=%s, momentum=%s)", kind.name().toLowerCase(Locale.ROOT), weightDecay, momentum);
+    }
+
+    @Override
+    public void close() {
+        moments.clear();
+        state.close();
+    }
+}
