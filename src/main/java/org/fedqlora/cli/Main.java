@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code ./fedqlora}. */
 @Command(name = "fedqlora", mixinStandardHelpOptions = true, version = "fedqlora 0.1.0",
         description = {"Federated, quantization-aware LoRA fine-tuning of language models (FedQLoRA).", ""},
-        subcommands = {EncodeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {EncodeCommand.class, QuantizeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'fedqlora COMMAND --help' for a command's options and examples."})
 public final class Main implements Runnable {
 
@@ -42,7 +42,8 @@ public final class Main implements Runnable {
     /** The user-caused exception in a cause chain, if any. */
     static Throwable userCause(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof UserException || c instanceof CommandLine.ParameterException) {
+            if (c instanceof UserException || c instanceof CommandLine.ParameterException
+                    || c instanceof IllegalArgumentException) {
                 return c;
             }
         }

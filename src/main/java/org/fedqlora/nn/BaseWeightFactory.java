@@ -2,18 +2,24 @@ package org.fedqlora.nn;
 
 import ai.djl.ndarray.NDManager;
 import org.fedqlora.tensor.HostTensor;
+import org.fedqlora.tensor.TensorSource;
 
-/** Makes the frozen base weight of a linear layer from its checkpoint tensor (dense, or quantized). */
+/** Makes the frozen base weight of a linear layer from a checkpoint (dense, quantized, or saved quantized). */
 @FunctionalInterface
 public interface BaseWeightFactory {
     /**
-     * @param module HF module path ("encoder.layer.0.attention.self.query")
-     * @param weight (out, in) checkpoint tensor, any float dtype
-     * @param owner  manager that owns what the weight keeps resident
+     * @param module     HF module path ("encoder.layer.0.attention.self.query")
+     * @param weightName the weight's tensor name in {@code source} (module + ".weight", maybe with a prefix)
+     * @param source     the checkpoint
+     * @param out        expected output features
+     * @param in         expected input features
+     * @param owner      manager that owns what the weight keeps resident
      */
-    BaseWeight create(String module, HostTensor weight, NDManager owner);
+    BaseWeight create(String module, String weightName, TensorSource source, int out, int in, NDManager owner);
 
-    /** Full precision: the checkpoint weight upcast to float32. */
-    BaseWeightFactory DENSE = (module, w, owner) ->
-            new DenseWeight(owner, w.toFloats(), (int) w.shape()[0], (int) w.shape()[1], "fp32");
+    /** Full precision: the checkpoint weight (any float dtype) upcast to float32. */
+    BaseWeightFactory DENSE = (module, name, source, out, in, owner) -> {
+        HostTensor w = source.require(name, out, in);
+        return new DenseWeight(owner, w.toFloats(), out, in, "fp32");
+    };
 }

@@ -101,8 +101,11 @@ public final class Checkpoint implements TensorSource {
         return dir.toString();
     }
 
-    /** Metadata of the first file (safetensors metadata is per file). */
+    /** Metadata of every file, merged (safetensors metadata is per file). */
+    @Override
     public Map<String, String> metadata() {
-        return byName.values().stream().findFirst().map(SafetensorsFile::metadata).orElse(Map.of());
+        Map<String, String> all = new LinkedHashMap<>();
+        new java.util.LinkedHashSet<>(byName.values()).forEach(f -> all.putAll(f.metadata()));
+        return all;
     }
 }

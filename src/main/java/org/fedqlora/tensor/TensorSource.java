@@ -12,6 +12,11 @@ public interface TensorSource {
     /** Where the tensors come from, for error messages. */
     String describe();
 
+    /** String metadata stored with the tensors (safetensors {@code __metadata__}); empty if none. */
+    default java.util.Map<String, String> metadata() {
+        return java.util.Map.of();
+    }
+
     default boolean has(String name) {
         return names().contains(name);
     }

@@ -11,7 +11,6 @@ import org.fedqlora.model.ModelException;
 import org.fedqlora.nn.BaseWeightFactory;
 import org.fedqlora.nn.LayerNorm;
 import org.fedqlora.nn.Linear;
-import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.TensorSource;
 
 import java.util.ArrayList;
@@ -74,12 +73,12 @@ public final class BertEncoder implements AutoCloseable {
             List<Block> blocks = new ArrayList<>();
             for (int l = 0; l < cfg.layers(); l++) {
                 blocks.add(new Block(
-                        linear(m, w, n, l, "query", baseWeights), linear(m, w, n, l, "key", baseWeights),
-                        linear(m, w, n, l, "value", baseWeights),
-                        linear(m, w, n, l, "attention.output.dense", baseWeights),
+                        linear(m, w, n, cfg, l, "query", baseWeights), linear(m, w, n, cfg, l, "key", baseWeights),
+                        linear(m, w, n, cfg, l, "value", baseWeights),
+                        linear(m, w, n, cfg, l, "attention.output.dense", baseWeights),
                         norm(m, w, n, n.attentionNorm(l), cfg),
-                        linear(m, w, n, l, "intermediate.dense", baseWeights),
-                        linear(m, w, n, l, "output.dense", baseWeights),
+                        linear(m, w, n, cfg, l, "intermediate.dense", baseWeights),
+                        linear(m, w, n, cfg, l, "output.dense", baseWeights),
                         norm(m, w, n, n.outputNorm(l), cfg)));
             }
             return new BertEncoder(cfg, n, m, word, pos, type, embNorm, blocks);
@@ -104,7 +103,7 @@ public final class BertEncoder implements AutoCloseable {
             for (String role : BertNames.LINEAR_ROLES) {
                 long out = role.equals("intermediate.dense") ? c.intermediate() : C;
                 long in = role.equals("output.dense") ? c.intermediate() : C;
-                w.require(n.tensor(n.linear(l, role), "weight"), out, in);
+                // the weight itself is checked by the BaseWeightFactory (it may be stored quantized)
                 w.require(n.tensor(n.linear(l, role), "bias"), out);
             }
             for (String ln : List.of(n.attentionNorm(l), n.outputNorm(l))) {
@@ -114,12 +113,13 @@ public final class BertEncoder implements AutoCloseable {
         }
     }
 
-    private static Linear linear(NDManager m, TensorSource w, BertNames n, int layer, String role,
+    private static Linear linear(NDManager m, TensorSource w, BertNames n, BertConfig c, int layer, String role,
                                  BaseWeightFactory f) {
         String module = n.linear(layer, role);
-        HostTensor weight = w.get(n.tensor(module, "weight"));
-        return new Linear(module, role, f.create(module, weight, m),
-                HostArrays.toNd(m, w.get(n.tensor(module, "bias"))));
+        int out = role.equals("intermediate.dense") ? c.intermediate() : c.hidden();
+        int in = role.equals("output.dense") ? c.intermediate() : c.hidden();
+        NDArray bias = HostArrays.toNd(m, w.get(n.tensor(module, "bias")));
+        return new Linear(module, role, f.create(module, n.tensor(module, "weight"), w, out, in, m), bias);
     }
 
     private static LayerNorm norm(NDManager m, TensorSource w, BertNames n, String module, BertConfig c) {
