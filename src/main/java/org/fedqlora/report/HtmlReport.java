@@ -1,0 +1,341 @@
+package org.fedqlora.report;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.fedqlora.UserException;
+import org.fedqlora.report.Html.Cell;
+import org.fedqlora.report.Html.Table;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * report.html: one self-contained page (Apache ECharts inlined, nothing loaded from the network) built from a
+ * simulation's output folder (see {@link ReportInputs}). Sections: how to read it, summary table, accuracy and
+ * loss per round, final accuracy per format, per-client table, partition histogram, the paper-style mean ± std
+ * table when summary.json has "aggregate", and the config. A section whose inputs are missing is left out.
+ *
+ * <p>Chart options are JSON in {@code <script type="application/json" data-chart="ID">} elements (escaped by
+ * {@link Html#inlineJson}); a short script at the end hands each to {@code echarts.init} on the div with that id.
+ */
+public final class HtmlReport {
+    public static final String FILE_NAME = "report.html";
+    /** Where the webjar org.webjars.npm:echarts:5.3.1 keeps the minified library. */
+    static final String ECHARTS_RESOURCE = "META-INF/resources/webjars/echarts/5.3.1/dist/echarts.min.js";
+
+    private static final String STYLE = """
+            body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;\
+            background:#fff;margin:0}
+            main{max-width:1100px;margin:0 auto;padding:24px 32px 48px}
+            h1{font-size:24px;margin:0 0 4px}
+            h2{font-size:18px;margin:32px 0 8px;padding-bottom:4px;border-bottom:1px solid #d0d7de}
+            p{margin:6px 0;max-width:820px} .meta{color:#57606a} .note{color:#57606a;font-size:13px}
+            ul.read{margin:6px 0;padding-left:20px;max-width:820px} ul.read li{margin:2px 0}
+            .scroll{overflow-x:auto}
+            table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:8px 0}
+            th,td{padding:4px 12px;border-bottom:1px solid #e5e7eb;text-align:left;white-space:nowrap}
+            th{background:#f6f8fa;font-weight:600;border-bottom:1px solid #d0d7de}
+            .num{text-align:right} tbody tr:nth-child(even){background:#fafbfc}
+            .chart{width:100%;height:380px}
+            pre{background:#f6f8fa;padding:12px;border-radius:6px;overflow:auto;\
+            font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+            """;
+
+    private static final String INIT_SCRIPT = """
+            (function () {
+              var charts = [];
+              document.querySelectorAll('script[data-chart]').forEach(function (s) {
+                var chart = echarts.init(document.getElementById(s.getAttribute('data-chart')));
+                chart.setOption(JSON.parse(s.textContent));
+                charts.push(chart);
+              });
+              window.addEventListener('resize', function () { charts.forEach(function (c) { c.resize(); }); });
+            })();
+            """;
+
+    private HtmlReport() {
+    }
+
+    /** Reads the simulation files in {@code dir} and writes dir/report.html (temporary file, then rename). */
+    public static Path write(Path dir) {
+        String html = render(ReportInputs.read(dir));
+        Path target = dir.resolve(FILE_NAME);
+        try {
+            // not Files.createTempFile: its owner-only permissions would carry over to report.html
+            Path tmp = dir.resolve("." + FILE_NAME + "." + UUID.randomUUID() + ".tmp");
+            try {
+                Files.writeString(tmp, html, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE);
+                moveIntoPlace(tmp, target);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw new UserException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+        return target;
+    }
+
+    /** The whole page as a string. */
+    public static String render(ReportInputs in) {
+        JsonNode summary = in.summary();
+        StringBuilder body = new StringBuilder();
+        body.append(header(in));
+        body.append(summarySection(summary));
+        Charts.accuracyPerRound(in).ifPresent(o -> body.append(chartSection("accuracy-per-round",
+                "Accuracy per round", "Global test accuracy (%) after each round, one line per method.", o)));
+        Charts.trainLossPerRound(in).ifPresent(o -> body.append(chartSection("loss-per-round",
+                "Training loss per round", "Mean training loss of the clients in each round.", o)));
+        Charts.finalAccuracyPerFormat(summary).ifPresent(o -> body.append(chartSection("accuracy-per-format",
+                "Final accuracy per format", "Accuracy (%) of the final model on the global test set, grouped by "
+                        + "the clients' quantization format; one bar per method.", o)));
+        body.append(perClientSection(in));
+        in.partition().ifPresent(p -> body.append(partitionSection(p)));
+        body.append(aggregateSection(summary));
+        body.append(configSection(in));
+        return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                + "<title>fedqlora report</title>\n<style>\n" + STYLE + "</style>\n</head>\n<body>\n<main>\n"
+                + body + "</main>\n<script>\n" + Echarts.SOURCE + "\n</script>\n<script>\n" + INIT_SCRIPT
+                + "</script>\n</body>\n</html>\n";
+    }
+
+    private static String header(ReportInputs in) {
+        JsonNode summary = in.summary();
+        List<String> facts = new ArrayList<>();
+        facts.add(count(Json.methods(summary).size(), "method"));
+        Json.methods(summary).stream().mapToInt(m -> Json.elements(m.getValue().get("rounds")).size()).max()
+                .ifPresent(r -> facts.add(count(r, "round")));
+        in.partition().ifPresent(p -> facts.add(count(Json.elements(p.get("clients")).size(), "client")
+                + partitionDescription(p)));
+        List<JsonNode> seeds = Json.elements(summary.get("seeds"));
+        if (!seeds.isEmpty()) {
+            facts.add((seeds.size() == 1 ? "seed " : "seeds ")
+                    + seeds.stream().map(JsonNode::asText).collect(Collectors.joining(", ")));
+        }
+        return """
+                <h1>FedQLoRA simulation report</h1>
+                <p class="meta">%s</p>
+                <ul class="read">
+                <li>Every method was run by the same simulated clients on the same data partition. Accuracy and \
+                macro-F1 are percentages on the global test set after the last round.</li>
+                <li>Per-format and per-client numbers evaluate the final model on each client's own quantized \
+                base model (its format: nf2 = 2-bit NormalFloat, and so on). <em>Worst client</em> is the lowest \
+                per-client accuracy; <em>local accuracy</em> is measured on a client's own held-out data.</li>
+                <li>Bytes up / down: adapter traffic from the clients to the server and back, over the whole run.</li>
+                <li>Charts are interactive: hover for values; click a legend entry to hide or show a series.</li>
+                </ul>
+                """.formatted(Html.escape(String.join(" · ", facts)));
+    }
+
+    private static String summarySection(JsonNode summary) {
+        List<String> formats = Json.formats(summary);
+        List<Cell> header = new ArrayList<>(List.of(Cell.text("Method"), Cell.number("Accuracy"),
+                Cell.number("Macro-F1"), Cell.number("Worst client")));
+        formats.forEach(f -> header.add(Cell.number(f + " acc.")));
+        header.addAll(List.of(Cell.number("Bytes up"), Cell.number("Bytes down"), Cell.number("Time")));
+        Table table = new Table(header);
+        for (Map.Entry<String, JsonNode> method : Json.methods(summary)) {
+            JsonNode m = method.getValue();
+            JsonNode fin = m.path("final");
+            List<Cell> row = new ArrayList<>(List.of(Cell.text(method.getKey()).strong(true),
+                    Cell.number(Numbers.percent(Json.number(fin, "accuracy"))),
+                    Cell.number(Numbers.percent(Json.number(fin, "macro_f1"))),
+                    Cell.number(Numbers.percent(Json.worstClientAccuracy(m)))));
+            formats.forEach(f -> row.add(Cell.number(Numbers.percent(
+                    Json.number(fin.path("per_format").get(f), "accuracy")))));
+            row.add(bytesCell(Json.number(m, "bytes_up")));
+            row.add(bytesCell(Json.number(m, "bytes_down")));
+            row.add(Cell.number(Numbers.seconds(Json.number(m, "seconds"))));
+            table.row(row);
+        }
+        return "<section id=\"summary\">\n<h2>Summary</h2>\n" + table.render()
+                + "<p class=\"note\">Accuracy, macro-F1 and per-format accuracy in %, after the last round.</p>\n"
+                + "</section>\n";
+    }
+
+    private static Cell bytesCell(OptionalDouble bytes) {
+        Cell cell = Cell.number(Numbers.bytes(bytes));
+        return bytes.isPresent() ? cell.title(String.format(Locale.ROOT, "%.0f bytes", bytes.getAsDouble())) : cell;
+    }
+
+    private static String chartSection(String id, String title, String note, ObjectNode option) {
+        return "<section id=\"" + id + "\">\n<h2>" + Html.escape(title) + "</h2>\n<p class=\"note\">"
+                + Html.escape(note) + "</p>\n" + chart("chart-" + id, option) + "</section>\n";
+    }
+
+    /** The chart's div and its option as inline JSON, which the init script pairs by id. */
+    private static String chart(String divId, ObjectNode option) {
+        return "<div class=\"chart\" id=\"" + divId + "\"></div>\n<script type=\"application/json\" data-chart=\""
+                + divId + "\">" + Html.inlineJson(option) + "</script>\n";
+    }
+
+    /** One row per (method, client) from final.per_client; the client's partition size when partition.json has it. */
+    private static String perClientSection(ReportInputs in) {
+        Map<String, String> sizes = new LinkedHashMap<>();
+        in.partition().ifPresent(p -> Json.elements(p.get("clients")).forEach(c ->
+                sizes.put(Json.text(c, "client", "?"), Json.text(c, "size", Numbers.MISSING))));
+        Table table = new Table(List.of(Cell.text("Method"), Cell.number("Client"), Cell.text("Format"),
+                Cell.number("Train examples"), Cell.number("Accuracy"), Cell.number("Macro-F1"),
+                Cell.number("Local accuracy")));
+        boolean any = false;
+        for (Map.Entry<String, JsonNode> method : Json.methods(in.summary())) {
+            List<JsonNode> clients = Json.elements(method.getValue().path("final").get("per_client"));
+            OptionalDouble worst = Json.worstClientAccuracy(method.getValue());
+            for (JsonNode c : clients) {
+                OptionalDouble accuracy = Json.number(c, "accuracy");
+                String client = Json.text(c, "client", "?");
+                table.row(List.of(Cell.text(method.getKey()), Cell.number(client),
+                        Cell.text(Json.text(c, "format", Numbers.MISSING)),
+                        Cell.number(sizes.getOrDefault(client, Numbers.MISSING)),
+                        Cell.number(Numbers.percent(accuracy)).strong(accuracy.equals(worst)),
+                        Cell.number(Numbers.percent(Json.number(c, "macro_f1"))),
+                        Cell.number(Numbers.percent(Json.number(c, "local_accuracy")))));
+                any = true;
+            }
+        }
+        return !any ? "" : "<section id=\"per-client\">\n<h2>Per client</h2>\n<p class=\"note\">The final model "
+                + "evaluated by each client (in %); each method's worst client is in bold.</p>\n" + table.render()
+                + "</section>\n";
+    }
+
+    private static String partitionSection(JsonNode partition) {
+        StringBuilder out = new StringBuilder("<section id=\"partition\">\n<h2>Data partition</h2>\n<p class=\"note\">"
+                + Html.escape(count(Json.elements(partition.get("clients")).size(), "client")
+                + partitionDescription(partition)) + ". Each bar is one client's training data, stacked by label."
+                + "</p>\n");
+        Charts.partitionHistogram(partition).ifPresent(o -> out.append(chart("chart-partition-histogram", o)));
+        return out.append("</section>\n").toString();
+    }
+
+    private static String partitionDescription(JsonNode partition) {
+        List<String> parts = new ArrayList<>();
+        String method = Json.text(partition, "method", "");
+        if (!method.isEmpty()) {
+            parts.add(method + " partition");
+        }
+        if (Json.number(partition, "alpha").isPresent()) {
+            parts.add("α = " + Json.text(partition, "alpha", ""));
+        }
+        String seed = Json.text(partition, "seed", "");
+        if (!seed.isEmpty()) {
+            parts.add("seed " + seed);
+        }
+        return parts.isEmpty() ? "" : " (" + String.join(", ", parts) + ")";
+    }
+
+    /** summary.aggregate as the paper's table: methods as rows, settings as columns, mean ± std (best in bold). */
+    private static String aggregateSection(JsonNode summary) {
+        List<JsonNode> rows = Json.elements(summary.get("aggregate"));
+        if (rows.isEmpty()) {
+            return "";
+        }
+        Set<String> settings = new LinkedHashSet<>();
+        Set<String> methods = new LinkedHashSet<>();
+        Map<String, JsonNode> cells = new LinkedHashMap<>();
+        for (JsonNode row : rows) {
+            String setting = Json.text(row, "setting", Numbers.MISSING);
+            String method = Json.text(row, "method", Numbers.MISSING);
+            settings.add(setting);
+            methods.add(method);
+            cells.put(method + '\n' + setting, row);
+        }
+        StringBuilder out = new StringBuilder("<section id=\"aggregate\">\n<h2>Mean ± std over runs</h2>\n"
+                + "<p class=\"note\">In %; rows are methods, columns are settings; the best mean of each column "
+                + "is in bold. Hover a cell for its number of runs.</p>\n");
+        for (String metric : List.of("accuracy", "macro_f1")) {
+            boolean present = rows.stream().anyMatch(r -> Json.number(r, metric + "_mean").isPresent());
+            if (present) {
+                out.append("<h3>").append(metric.equals("accuracy") ? "Accuracy" : "Macro-F1").append("</h3>\n")
+                        .append(aggregateTable(metric, List.copyOf(settings), List.copyOf(methods), cells));
+            }
+        }
+        return out.append("</section>\n").toString();
+    }
+
+    private static String aggregateTable(String metric, List<String> settings, List<String> methods,
+                                         Map<String, JsonNode> cells) {
+        List<Cell> header = new ArrayList<>(List.of(Cell.text("Method")));
+        settings.forEach(s -> header.add(Cell.number(s)));
+        Table table = new Table(header);
+        Map<String, OptionalDouble> best = new LinkedHashMap<>();
+        for (String setting : settings) {
+            best.put(setting, methods.stream().map(m -> Json.number(cells.get(m + '\n' + setting), metric + "_mean"))
+                    .filter(OptionalDouble::isPresent).mapToDouble(OptionalDouble::getAsDouble).max());
+        }
+        for (String method : methods) {
+            List<Cell> row = new ArrayList<>(List.of(Cell.text(method).strong(true)));
+            for (String setting : settings) {
+                JsonNode cell = cells.get(method + '\n' + setting);
+                OptionalDouble mean = Json.number(cell, metric + "_mean");
+                OptionalDouble std = Json.number(cell, metric + "_std");
+                String text = Numbers.percent(mean) + (mean.isPresent() && std.isPresent()
+                        ? " ± " + Numbers.percent(std) : "");
+                row.add(Cell.number(text).strong(mean.isPresent() && mean.equals(best.get(setting)))
+                        .title(cell == null ? "" : count((int) Json.number(cell, "runs").orElse(0), "run")));
+            }
+            table.row(row);
+        }
+        return table.render();
+    }
+
+    /** config.yaml verbatim; without it, the resolved config from summary.json as indented JSON. */
+    private static String configSection(ReportInputs in) {
+        Optional<String> text = in.configYaml().or(() -> Optional.ofNullable(in.summary().get("config"))
+                .filter(JsonNode::isObject).map(JsonNode::toPrettyString));
+        return text.map(t -> "<section id=\"config\">\n<h2>Configuration</h2>\n<pre>" + Html.escape(t)
+                + "</pre>\n</section>\n").orElse("");
+    }
+
+    private static String count(int n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
+    }
+
+    private static void moveIntoPlace(Path tmp, Path target) throws IOException {
+        try {
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** The ECharts library text, read once from the webjar on the classpath. */
+    private static final class Echarts {
+        static final String SOURCE = load();
+
+        private static String load() {
+            try (InputStream in = HtmlReport.class.getClassLoader().getResourceAsStream(ECHARTS_RESOURCE)) {
+                if (in == null) {
+                    throw new IllegalStateException(ECHARTS_RESOURCE + " is not on the classpath: the webjar "
+                            + "org.webjars.npm:echarts:5.3.1 is missing from this build");
+                }
+                String source = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                String lower = source.toLowerCase(Locale.ROOT);
+                if (lower.contains("</script") || lower.contains("<!--")) {
+                    throw new IllegalStateException(ECHARTS_RESOURCE + " contains </script or <!--; it cannot "
+                            + "be inlined into a script element as is");
+                }
+                return source;
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot read " + ECHARTS_RESOURCE + " from the classpath", e);
+            }
+        }
+    }
+}
