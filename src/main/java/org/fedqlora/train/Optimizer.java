@@ -71,36 +71,44 @@ public final class Optimizer implements AutoCloseable {
             NDArray p = params.get(i);
             NDArray g = clip != 1f ? grads[i].mul(clip) : grads[i];
             switch (kind) {
-                case SGD -> sgd(p, g, lr);
-                case ADAMW -> adamw(p, g, lr);
+                case SGD -> sgd(p, g, lr, step);
+                case ADAMW -> adamw(p, g, lr, step);
             }
             JniUtils.zeroGrad((PtNDArray) p);
         }
         return norm;
     }
 
-    private void sgd(NDArray p, NDArray g, float lr) {
-        NDArray update = weightDecay > 0 ? g.add(p.mul(weightDecay)) : g;
+    // Results of ops land in the first operand's manager (DJL-NOTES trap 1): anything computed from a parameter
+    // or a moment is moved to the step manager at once, so nothing accumulates in long-lived managers.
+
+    private void sgd(NDArray p, NDArray g, float lr, NDManager step) {
+        NDArray update = weightDecay > 0 ? g.add(inStep(p.mul(weightDecay), step)) : g;
         if (momentum > 0) {
             NDArray v = moments.computeIfAbsent(p, k -> new NDArray[] {state.zeros(k.getShape())})[0];
             v.muli(momentum).addi(update);
-            update = v;
+            update = inStep(v.mul(1f), step);
         }
         p.subi(update.mul(lr));
     }
 
-    private void adamw(NDArray p, NDArray g, float lr) {
+    private void adamw(NDArray p, NDArray g, float lr, NDManager step) {
         NDArray[] mv = moments.computeIfAbsent(p, k -> new NDArray[] {state.zeros(k.getShape()), state.zeros(k.getShape())});
         mv[0].muli(beta1).addi(g.mul(1 - beta1));
         mv[1].muli(beta2).addi(g.square().mul(1 - beta2));
         float c1 = 1 - (float) Math.pow(beta1, t);
         float c2 = 1 - (float) Math.pow(beta2, t);
-        NDArray denom = mv[1].div(c2).sqrt().add(eps);
-        NDArray update = mv[0].div(c1).div(denom);
+        NDArray denom = inStep(mv[1].div(c2), step).sqrt().add(eps);
+        NDArray update = inStep(mv[0].div(c1), step).div(denom);
         if (weightDecay > 0) {
             p.muli(1 - lr * weightDecay);
         }
         p.subi(update.mul(lr));
+    }
+
+    private static NDArray inStep(NDArray a, NDManager step) {
+        a.attach(step);
+        return a;
     }
 
     /** Forgets moments (e.g. when a federated client receives a new global model and restarts). */

@@ -1,0 +1,92 @@
+package org.fedqlora.adapter;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.fedqlora.UserException;
+import org.fedqlora.tensor.HostTensor;
+import org.fedqlora.tensor.SafetensorsFile;
+import org.fedqlora.tensor.SafetensorsWriter;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A LoRA adapter in HuggingFace PEFT's on-disk format, so {@code PeftModel.from_pretrained(base, dir)} loads it:
+ * <pre>
+ * adapter_model.safetensors   base_model.model.&lt;module&gt;.lora_A.weight (r, in), ….lora_B.weight (out, r)
+ * adapter_config.json         {"peft_type": "LORA", "r", "lora_alpha", "lora_dropout", "target_modules",
+ *                              "base_model_name_or_path", "bias": "none", "task_type": null, ...}
+ * </pre>
+ * Module paths are relative to the base model (BertModel / DistilBertModel). QA adapters are private to a client
+ * and are never written here. To merge into the base weights: W' = W + (lora_alpha / r)·B·A for every target.
+ */
+public final class PeftFormat {
+    public static final String WEIGHTS = "adapter_model.safetensors";
+    public static final String CONFIG = "adapter_config.json";
+    private static final String PREFIX = "base_model.model.";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private PeftFormat() {
+    }
+
+    /** What a PEFT folder holds: the LoRA config and the factors keyed by our names ({@code <module>.lora_A.weight}). */
+    public record Adapter(LoraConfig config, String baseModel, Map<String, HostTensor> tensors) {
+    }
+
+    public static void write(Path dir, AdapterSet adapters, String baseModel) throws IOException {
+        Files.createDirectories(dir);
+        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
+        adapters.loraState().forEach((name, t) -> w.put(PREFIX + name, t));
+        w.write(dir.resolve(WEIGHTS));
+        LoraConfig c = adapters.loraConfig();
+        ObjectNode cfg = JSON.createObjectNode();
+        cfg.put("peft_type", "LORA");
+        cfg.putNull("task_type");
+        cfg.put("base_model_name_or_path", baseModel);
+        cfg.put("r", c.rank());
+        cfg.put("lora_alpha", c.alpha());
+        cfg.put("lora_dropout", c.dropout());
+        var targets = cfg.putArray("target_modules");
+        adapters.peftTargets().forEach(targets::add);
+        cfg.put("bias", "none");
+        cfg.put("fan_in_fan_out", false);
+        cfg.put("inference_mode", true);
+        cfg.put("init_lora_weights", true);
+        cfg.putNull("modules_to_save");
+        cfg.put("use_rslora", false);
+        cfg.put("use_dora", false);
+        Files.write(dir.resolve(CONFIG), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(cfg));
+    }
+
+    public static Adapter read(Path dir) {
+        Path cfgPath = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(cfgPath) || !Files.isRegularFile(dir.resolve(WEIGHTS))) {
+            throw new UserException(dir + " is not a PEFT adapter folder (needs " + CONFIG + " and " + WEIGHTS + ")");
+        }
+        JsonNode cfg;
+        try {
+            cfg = JSON.readTree(cfgPath.toFile());
+        } catch (IOException e) {
+            throw new UserException(cfgPath + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!"LORA".equals(cfg.path("peft_type").asText())) {
+            throw new UserException(cfgPath + ": peft_type is '" + cfg.path("peft_type").asText() + "', only LORA is supported");
+        }
+        List<String> targets = new ArrayList<>();
+        cfg.path("target_modules").forEach(t -> targets.add(t.asText()));
+        LoraConfig c = new LoraConfig(cfg.path("r").asInt(), (float) cfg.path("lora_alpha").asDouble(),
+                (float) cfg.path("lora_dropout").asDouble(0), targets);
+        SafetensorsFile f = SafetensorsFile.open(dir.resolve(WEIGHTS));
+        Map<String, HostTensor> tensors = new LinkedHashMap<>();
+        for (String n : f.names()) {
+            tensors.put(n.startsWith(PREFIX) ? n.substring(PREFIX.length()) : n, f.get(n));
+        }
+        return new Adapter(c, cfg.path("base_model_name_or_path").asText(""), tensors);
+    }
+}
