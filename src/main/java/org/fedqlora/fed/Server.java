@@ -1,0 +1,129 @@
+package org.fedqlora.fed;
+
+import org.fedqlora.tensor.HostTensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.SplittableRandom;
+
+/**
+ * The federated round loop, written once; strategies fill in the steps and transports carry the messages:
+ * <pre>
+ * for round = start .. rounds:
+ *     instructions = strategy.configureFit(round, global, transport.availableClients(), rng(seed, round, fit))
+ *     answers      = transport.fit(instructions)                       // results + failures
+ *     aggregate    = strategy.aggregateFit(round, global, answers)     // new global, or rejected
+ *     if accepted: global = aggregate.parameters
+ *     if evaluateEvery > 0 and (round % evaluateEvery == 0 or round == rounds):
+ *         strategy.aggregateEvaluate(round, transport.evaluate(strategy.configureEvaluate(...)))
+ *     listener.onRound(report)
+ * </pre>
+ * The only randomness is the {@link SplittableRandom} handed to the strategy, seeded from (seed, round, phase), so a
+ * run is reproducible and a resumed run samples the same clients as an uninterrupted one. Client failures are data
+ * in the reports; exceptions from the strategy (e.g. clients sent tensors that cannot be averaged) stop the run.
+ */
+public final class Server {
+    private static final long GOLDEN_GAMMA = 0x9E3779B97F4A7C15L;
+
+    /**
+     * @param rounds        the last round to run, ≥ 1
+     * @param evaluateEvery evaluate every this many rounds and after the last one; 0 = never
+     * @param seed          seeds client sampling
+     */
+    public record Config(int rounds, int evaluateEvery, long seed) {
+        public Config {
+            if (rounds < 1) {
+                throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
+            }
+            if (evaluateEvery < 0) {
+                throw new IllegalArgumentException("evaluateEvery must be ≥ 0 (0 = never), got " + evaluateEvery);
+            }
+        }
+    }
+
+    /**
+     * @param parameters the final global parameters
+     * @param rounds     the report of every round run
+     */
+    public record Result(Map<String, HostTensor> parameters, List<RoundReport> rounds) {
+        public Result {
+            parameters = Parameters.sortedCopy(parameters);
+            rounds = List.copyOf(rounds);
+        }
+    }
+
+    private final Strategy strategy;
+    private final Transport transport;
+    private final Config config;
+
+    public Server(Strategy strategy, Transport transport, Config config) {
+        this.strategy = Objects.requireNonNull(strategy, "strategy");
+        this.transport = Objects.requireNonNull(transport, "transport");
+        this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** Runs rounds 1..rounds from the strategy's initial parameters. */
+    public Result run(RoundListener listener) {
+        return resume(1, strategy.initialParameters(), listener);
+    }
+
+    /**
+     * Runs rounds {@code startRound}..rounds from {@code global} (e.g. a checkpoint written after round
+     * startRound − 1; restore the strategy's {@link Strategy#state()} first if it has any).
+     */
+    public Result resume(int startRound, Map<String, HostTensor> global, RoundListener listener) {
+        if (startRound < 1) {
+            throw new IllegalArgumentException("rounds are numbered from 1, got start round " + startRound);
+        }
+        Map<String, HostTensor> current = Parameters.sortedCopy(global);
+        List<RoundReport> reports = new ArrayList<>();
+        for (int round = startRound; round <= config.rounds(); round++) {
+            RoundReport report = runRound(round, current);
+            current = report.parameters();
+            reports.add(report);
+            listener.onRound(report);
+        }
+        return new Result(current, reports);
+    }
+
+    /** The random stream of one phase of one round: depends only on (seed, round, phase). */
+    public static SplittableRandom random(long seed, int round, String phase) {
+        long mixed = (seed * GOLDEN_GAMMA + round) * GOLDEN_GAMMA + (Failure.FIT.equals(phase) ? 1 : 2);
+        return new SplittableRandom(mixed);
+    }
+
+    private RoundReport runRound(int round, Map<String, HostTensor> global) {
+        long start = System.nanoTime();
+        Map<String, FitIns> fitIns = strategy.configureFit(round, global, transport.availableClients(),
+                random(config.seed(), round, Failure.FIT));
+        PhaseResult<FitRes> fit = transport.fit(fitIns);
+        FitAggregate aggregate = strategy.aggregateFit(round, global, fit.results(), fit.failures());
+        Map<String, HostTensor> next = aggregate.parameters().orElse(global);
+        Optional<EvaluationReport> evaluation = Optional.empty();
+        long bytesDown = fit.bytesDown();
+        long bytesUp = fit.bytesUp();
+        if (evaluatesAfter(round)) {
+            Map<String, EvaluateIns> evaluateIns = strategy.configureEvaluate(round, next,
+                    transport.availableClients(), random(config.seed(), round, Failure.EVALUATE));
+            PhaseResult<EvaluateRes> answers = transport.evaluate(evaluateIns);
+            EvaluateAggregate metrics = strategy.aggregateEvaluate(round, answers.results(), answers.failures());
+            evaluation = Optional.of(new EvaluationReport(List.copyOf(Parameters.sortedCopy(evaluateIns).keySet()),
+                    answers.results().stream().map(EvaluateRes::clientId).toList(), answers.failures(),
+                    metrics.metrics()));
+            bytesDown += answers.bytesDown();
+            bytesUp += answers.bytesUp();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        return new RoundReport(round, List.copyOf(Parameters.sortedCopy(fitIns).keySet()),
+                fit.results().stream().map(FitRes::clientId).toList(), fit.failures(), aggregate.rejection(),
+                aggregate.metrics(), evaluation, bytesDown, bytesUp, seconds, next);
+    }
+
+    private boolean evaluatesAfter(int round) {
+        int every = config.evaluateEvery();
+        return every > 0 && (round % every == 0 || round == config.rounds());
+    }
+}

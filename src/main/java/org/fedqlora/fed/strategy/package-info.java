@@ -1,0 +1,5 @@
+/**
+ * Strategies that fill in the server's round loop: FedAvg with a pluggable server optimizer (averaging, FedAvgM,
+ * FedAdam) and the FedProx proximal term. Depends on org.fedqlora.fed and org.fedqlora.tensor only.
+ */
+package org.fedqlora.fed.strategy;
