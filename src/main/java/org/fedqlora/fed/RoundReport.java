@@ -2,7 +2,9 @@ package org.fedqlora.fed;
 
 import org.fedqlora.tensor.HostTensor;
 
+import java.util.Collections;
 import java.util.List;
+import java.util.TreeMap;
 import java.util.Map;
 import java.util.Optional;
 
@@ -20,12 +22,14 @@ import java.util.Optional;
  * @param bytesUp        tensor bytes received from clients in this round
  * @param seconds        wall-clock time of the round
  * @param parameters     the global parameters after the round (what a checkpoint should save)
+ * @param clientMetrics  each successful client's own training metrics, by client id
  */
 public record RoundReport(int round, List<String> sampledClients, List<String> successes, List<Failure> failures,
                           Optional<String> rejection, Map<String, Double> metrics,
                           Optional<EvaluationReport> evaluation, long bytesDown, long bytesUp, double seconds,
-                          Map<String, HostTensor> parameters) {
+                          Map<String, HostTensor> parameters, Map<String, Map<String, Double>> clientMetrics) {
     public RoundReport {
+        clientMetrics = Collections.unmodifiableMap(new TreeMap<>(clientMetrics));
         sampledClients = List.copyOf(sampledClients);
         successes = List.copyOf(successes);
         failures = List.copyOf(failures);

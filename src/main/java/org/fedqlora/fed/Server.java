@@ -112,14 +112,20 @@ public final class Server {
             EvaluateAggregate metrics = strategy.aggregateEvaluate(round, answers.results(), answers.failures());
             evaluation = Optional.of(new EvaluationReport(List.copyOf(Parameters.sortedCopy(evaluateIns).keySet()),
                     answers.results().stream().map(EvaluateRes::clientId).toList(), answers.failures(),
-                    metrics.metrics()));
+                    metrics.metrics(), answers.results()));
             bytesDown += answers.bytesDown();
             bytesUp += answers.bytesUp();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         return new RoundReport(round, List.copyOf(Parameters.sortedCopy(fitIns).keySet()),
                 fit.results().stream().map(FitRes::clientId).toList(), fit.failures(), aggregate.rejection(),
-                aggregate.metrics(), evaluation, bytesDown, bytesUp, seconds, next);
+                aggregate.metrics(), evaluation, bytesDown, bytesUp, seconds, next, clientMetrics(fit.results()));
+    }
+
+    private static Map<String, Map<String, Double>> clientMetrics(List<FitRes> results) {
+        Map<String, Map<String, Double>> out = new java.util.TreeMap<>();
+        results.forEach(r -> out.put(r.clientId(), r.metrics()));
+        return out;
     }
 
     private boolean evaluatesAfter(int round) {

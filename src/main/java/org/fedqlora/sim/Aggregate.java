@@ -1,0 +1,142 @@
+package org.fedqlora.sim;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Results over several runs: mean ± sample standard deviation over seeds of each method's final accuracy and
+ * macro-F1, per setting (experiment and sweep values), as the paper's tables show them.
+ */
+final class Aggregate {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Aggregate() {
+    }
+
+    static ObjectNode summary(List<Simulation.RunSummary> runs, JsonNode config) {
+        ObjectNode top = JSON.createObjectNode();
+        // setting → method → [accuracy], [macro-F1]
+        Map<String, Map<String, List<double[]>>> cells = new LinkedHashMap<>();
+        Map<String, Map<String, List<JsonNode>>> finalsByMethod = new LinkedHashMap<>();
+        ArrayNode runList = top.putArray("runs");
+        for (Simulation.RunSummary r : runs) {
+            String setting = settingName(r);
+            runList.addObject().put("run", r.run().id()).put("setting", setting).put("seed", r.run().seed());
+            r.summary().get("methods").fields().forEachRemaining(e -> {
+                JsonNode fin = e.getValue().get("final");
+                cells.computeIfAbsent(setting, k -> new LinkedHashMap<>())
+                        .computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+                        .add(new double[] {Reports.num(fin.get("accuracy")), Reports.num(fin.get("macro_f1"))});
+                if (r.run().experiment().equals("base")) {
+                    finalsByMethod.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>())
+                            .computeIfAbsent("all", k -> new ArrayList<>()).add(fin);
+                }
+            });
+        }
+        ArrayNode agg = top.putArray("aggregate");
+        cells.forEach((setting, byMethod) -> byMethod.forEach((method, vals) -> {
+            ObjectNode a = agg.addObject();
+            a.put("setting", setting);
+            a.put("method", method);
+            Reports.put(a, "accuracy_mean", mean(vals, 0));
+            Reports.put(a, "accuracy_std", std(vals, 0));
+            Reports.put(a, "macro_f1_mean", mean(vals, 1));
+            Reports.put(a, "macro_f1_std", std(vals, 1));
+            a.put("runs", vals.size());
+        }));
+        ObjectNode methods = top.putObject("methods");
+        finalsByMethod.forEach((method, m) -> methods.set(method, meanFinal(m.get("all"))));
+        top.set("config", config);
+        top.set("seeds", JSON.valueToTree(runs.stream().map(r -> r.run().seed()).distinct().toList()));
+        return top;
+    }
+
+    /** "experiment: sweep values" or just one of them. */
+    static String settingName(Simulation.RunSummary r) {
+        String exp = r.run().experiment();
+        String label = r.run().label();
+        if (exp.equals("base")) {
+            return label.isEmpty() ? "base" : label;
+        }
+        return label.isEmpty() ? exp : exp + ": " + label;
+    }
+
+    /** Mean over runs of the final metrics (accuracy, macro-F1, worst client, per format). */
+    private static ObjectNode meanFinal(List<JsonNode> finals) {
+        ObjectNode m = JSON.createObjectNode();
+        ObjectNode fin = m.putObject("final");
+        for (String k : List.of("accuracy", "macro_f1", "worst_client_accuracy", "local_accuracy")) {
+            Reports.put(fin, k, finals.stream().mapToDouble(f -> Reports.num(f.get(k))).filter(Double::isFinite)
+                    .average().orElse(Double.NaN));
+        }
+        Map<String, List<double[]>> pf = new TreeMap<>();
+        for (JsonNode f : finals) {
+            f.path("per_format").fields().forEachRemaining(e -> pf.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+                    .add(new double[] {Reports.num(e.getValue().get("accuracy")), Reports.num(e.getValue().get("macro_f1"))}));
+        }
+        ObjectNode pfo = fin.putObject("per_format");
+        pf.forEach((f, v) -> {
+            ObjectNode x = pfo.putObject(f);
+            Reports.put(x, "accuracy", mean(v, 0));
+            Reports.put(x, "macro_f1", mean(v, 1));
+        });
+        m.putArray("rounds");
+        return m;
+    }
+
+    static double mean(List<double[]> v, int k) {
+        return v.stream().mapToDouble(x -> x[k]).filter(Double::isFinite).average().orElse(Double.NaN);
+    }
+
+    /** Sample standard deviation (n − 1); 0 for one run. */
+    static double std(List<double[]> v, int k) {
+        double[] x = v.stream().mapToDouble(a -> a[k]).filter(Double::isFinite).toArray();
+        if (x.length < 2) {
+            return 0;
+        }
+        double mu = 0;
+        for (double d : x) {
+            mu += d;
+        }
+        mu /= x.length;
+        double ss = 0;
+        for (double d : x) {
+            ss += (d - mu) * (d - mu);
+        }
+        return Math.sqrt(ss / (x.length - 1));
+    }
+
+    /** The paper-shaped table: rows = methods, columns = settings, cells "mean ± std" in percent. */
+    static String table(JsonNode aggregate, String metric) {
+        Map<String, Map<String, String>> rows = new LinkedHashMap<>();
+        List<String> settings = new ArrayList<>();
+        for (JsonNode a : aggregate) {
+            String s = a.get("setting").asText();
+            if (!settings.contains(s)) {
+                settings.add(s);
+            }
+            rows.computeIfAbsent(a.get("method").asText(), k -> new LinkedHashMap<>()).put(s, String.format(Locale.ROOT,
+                    "%.2f ± %.2f", 100 * Reports.num(a.get(metric + "_mean")), 100 * Reports.num(a.get(metric + "_std"))));
+        }
+        StringBuilder sb = new StringBuilder();
+        int w = Math.max(16, settings.stream().mapToInt(String::length).max().orElse(0) + 2);
+        sb.append(String.format(Locale.ROOT, "%-16s", metric));
+        settings.forEach(s -> sb.append(String.format(Locale.ROOT, "%" + w + "s", s)));
+        sb.append('\n');
+        rows.forEach((method, cells) -> {
+            sb.append(String.format(Locale.ROOT, "%-16s", method));
+            settings.forEach(s -> sb.append(String.format(Locale.ROOT, "%" + w + "s", cells.getOrDefault(s, "-"))));
+            sb.append('\n');
+        });
+        return sb.toString();
+    }
+}

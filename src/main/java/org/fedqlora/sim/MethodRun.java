@@ -1,0 +1,222 @@
+package org.fedqlora.sim;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.fedqlora.fed.Client;
+import org.fedqlora.fed.EvaluateRes;
+import org.fedqlora.fed.FailurePolicy;
+import org.fedqlora.fed.InMemoryTransport;
+import org.fedqlora.fed.RoundReport;
+import org.fedqlora.fed.Server;
+import org.fedqlora.fed.strategy.FedAvg;
+import org.fedqlora.fed.strategy.ServerOptimizer;
+import org.fedqlora.quant.QuantFormat;
+import org.fedqlora.sim.config.SimConfig;
+import org.fedqlora.tensor.HostTensor;
+import org.fedqlora.train.EncodedExamples;
+import org.fedqlora.train.QuantizedModel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * One method over all rounds of one run: builds the clients, runs the federated core's {@link Server} over an
+ * {@link InMemoryTransport}, turns every round's reports into records and metric lines, and checkpoints after
+ * every round (resuming from the last one if a checkpoint exists).
+ */
+final class MethodRun {
+    private static final Logger LOG = LoggerFactory.getLogger(MethodRun.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Everything a finished method reports. */
+    record Result(Method method, List<RoundRecord> rounds, List<ObjectNode> lines, ObjectNode finalMetrics,
+                  long bytesUp, long bytesDown, double seconds) {
+    }
+
+    /** Called after each round (progress display, interruption in tests). */
+    interface Listener {
+        void round(Method method, int round, int rounds, RoundRecord record);
+    }
+
+    private MethodRun() {
+    }
+
+    static Result run(SimConfig c, Method method, SimData data, EncodedExamples pool, EncodedExamples test,
+                      Function<String, QuantizedModel> models, Map<String, HostTensor> initial, Checkpoint ckpt,
+                      Listener listener) {
+        List<QuantFormat> formats = c.clientFormats();
+        SimContext ctx = new SimContext(c, method, data.train().labels().size(), test);
+        Map<String, Client> clients = new TreeMap<>();
+        List<SimClient> simClients = new ArrayList<>();
+        for (int i = 0; i < c.clients(); i++) {
+            QuantFormat base = method.baseFormat(formats.get(i), formats);
+            QuantizedModel model = models.apply(SimContext.modelKey(c, method, base));
+            SimClient sc = new SimClient(clientId(i, c.clients()), i, formats.get(i), method, model,
+                    pool.subset(data.clientTrain().get(i)), pool.subset(data.clientTest().get(i)), ctx);
+            simClients.add(sc);
+            clients.put(sc.id(), sc);
+        }
+        try {
+            return runRounds(c, method, simClients, clients, initial, ckpt, ctx, listener);
+        } finally {
+            simClients.forEach(SimClient::close);
+        }
+    }
+
+    private static Result runRounds(SimConfig c, Method method, List<SimClient> simClients, Map<String, Client> clients,
+                                    Map<String, HostTensor> initial, Checkpoint ckpt, SimContext ctx, Listener listener) {
+        ServerOptimizer opt = switch (c.server().optimizer()) {
+            case "fedavgm" -> ServerOptimizer.momentum(c.server().lr(), c.server().momentum());
+            case "fedadam" -> ServerOptimizer.adam(c.server().lr(), c.server().beta1(), c.server().beta2(), c.server().tau());
+            default -> ServerOptimizer.average();
+        };
+        FedAvg.Config fc = FedAvg.Config.defaults()
+                .withFitSampling(c.fraction(), Math.min(c.failure().minClients(), c.clients()))
+                .withEvaluateSampling(1.0, c.clients())
+                .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
+                .withProximalMu(c.local().proximalMu());
+        FedAvg strategy = new FedAvg(fc, initial, opt);
+        List<RoundRecord> records = new ArrayList<>();
+        List<ObjectNode> lines = new ArrayList<>();
+        long[] bytes = new long[2];
+        double[] seconds = new double[1];
+        int start = 1;
+        Map<String, HostTensor> global = initial;
+        JsonNode progress = ckpt.progress();
+        if (progress != null) {
+            int done = progress.get("round").asInt();
+            LOG.info("{}: resuming after round {} of {}", method.id, done, c.rounds());
+            progress.get("records").forEach(r -> records.add(Reports.recordFromJson(r)));
+            progress.get("lines").forEach(l -> lines.add((ObjectNode) l));
+            bytes[0] = progress.get("bytes_up").asLong();
+            bytes[1] = progress.get("bytes_down").asLong();
+            seconds[0] = progress.get("seconds").asDouble();
+            global = ckpt.global(done);
+            strategy.restoreState(ckpt.strategy(done));
+            for (SimClient sc : simClients) {
+                sc.restore(ckpt.client(sc.index(), done));
+            }
+            start = done + 1;
+        }
+        if (start <= c.rounds()) {
+            try (InMemoryTransport transport = new InMemoryTransport(clients)) {
+                Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed()));
+                Consumer<RoundReport> onRound = report -> {
+                    ctx.endRound();
+                    bytes[0] += report.bytesUp();
+                    bytes[1] += report.bytesDown();
+                    seconds[0] += report.seconds();
+                    report.failures().forEach(f -> LOG.warn("{} round {}: client {} failed: {}", method.id,
+                            report.round(), f.clientId(), f.reason()));
+                    RoundRecord rec = record(c, method, simClients, report, lines);
+                    if (rec != null) {
+                        records.add(rec);
+                    }
+                    Map<Integer, Map<String, HostTensor>> states = new LinkedHashMap<>();
+                    simClients.forEach(sc -> states.put(sc.index(), sc.state()));
+                    ckpt.save(report.round(), progressJson(records, lines, bytes, seconds), report.parameters(),
+                            strategy.state(), states);
+                    listener.round(method, report.round(), c.rounds(), rec);
+                };
+                server.resume(start, global, onRound::accept);
+            }
+        }
+        ObjectNode fin = Reports.finalMetrics(lines, records);
+        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0]);
+    }
+
+    /** Metric lines for a round, and its record when the round was evaluated. */
+    private static RoundRecord record(SimConfig c, Method method, List<SimClient> clients, RoundReport report,
+                                      List<ObjectNode> lines) {
+        Map<String, SimClient> byId = new LinkedHashMap<>();
+        clients.forEach(sc -> byId.put(sc.id(), sc));
+        List<QuantFormat> formats = c.clientFormats();
+        double lossSum = 0;
+        int lossN = 0;
+        for (var e : report.clientMetrics().entrySet()) {
+            SimClient sc = byId.get(e.getKey());
+            ObjectNode l = line(method, report.round(), sc, formats, "train");
+            Double loss = e.getValue().get("train_loss");
+            l.put("train_loss", loss);
+            l.put("examples", sc.trainSize());
+            lines.add(l);
+            if (loss != null && Double.isFinite(loss)) {
+                lossSum += loss;
+                lossN++;
+            }
+        }
+        if (report.evaluation().isEmpty()) {
+            return null;
+        }
+        List<double[]> perClient = new ArrayList<>(); // accuracy, macro-F1, local accuracy
+        Map<String, List<double[]>> byFormat = new TreeMap<>();
+        for (EvaluateRes r : report.evaluation().get().results()) {
+            SimClient sc = byId.get(r.clientId());
+            Map<String, Double> m = r.metrics();
+            ObjectNode g = line(method, report.round(), sc, formats, "global");
+            g.put("accuracy", m.get("accuracy"));
+            g.put("macro_f1", m.get("macro_f1"));
+            g.put("loss", m.get("loss"));
+            g.put("examples", m.get("examples").longValue());
+            lines.add(g);
+            double local = Double.NaN;
+            if (m.containsKey("local_accuracy")) {
+                ObjectNode lo = line(method, report.round(), sc, formats, "local");
+                lo.put("accuracy", m.get("local_accuracy"));
+                lo.put("macro_f1", m.get("local_macro_f1"));
+                lo.put("loss", m.get("local_loss"));
+                lo.put("examples", m.get("local_examples").longValue());
+                lines.add(lo);
+                local = m.get("local_accuracy");
+            }
+            double[] v = {m.get("accuracy"), m.get("macro_f1"), local};
+            perClient.add(v);
+            byFormat.computeIfAbsent(sc.format().id(), k -> new ArrayList<>()).add(v);
+        }
+        Map<String, Map<String, Double>> perFormat = new TreeMap<>();
+        byFormat.forEach((f, vs) -> perFormat.put(f, Map.of("accuracy", mean(vs, 0), "macro_f1", mean(vs, 1))));
+        double worst = perClient.stream().mapToDouble(v -> v[0]).min().orElse(Double.NaN);
+        return new RoundRecord(report.round(), mean(perClient, 0), mean(perClient, 1), worst, mean(perClient, 2),
+                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp(), report.bytesDown(), report.seconds());
+    }
+
+    private static ObjectNode line(Method method, int round, SimClient sc, List<QuantFormat> formats, String split) {
+        ObjectNode l = JSON.createObjectNode();
+        l.put("method", method.id);
+        l.put("round", round);
+        l.put("client", sc.index());
+        l.put("format", sc.format().id());
+        l.put("base", method.baseFormat(sc.format(), formats).id());
+        l.put("split", split);
+        return l;
+    }
+
+    private static double mean(List<double[]> vs, int k) {
+        return vs.stream().mapToDouble(v -> v[k]).filter(Double::isFinite).average().orElse(Double.NaN);
+    }
+
+    private static ObjectNode progressJson(List<RoundRecord> records, List<ObjectNode> lines, long[] bytes, double[] seconds) {
+        ObjectNode p = JSON.createObjectNode();
+        ArrayNode r = p.putArray("records");
+        records.forEach(rec -> r.add(Reports.recordJson(rec)));
+        ArrayNode l = p.putArray("lines");
+        lines.forEach(l::add);
+        p.put("bytes_up", bytes[0]);
+        p.put("bytes_down", bytes[1]);
+        p.put("seconds", seconds[0]);
+        return p;
+    }
+
+    static String clientId(int i, int n) {
+        return String.format("client-%0" + String.valueOf(Math.max(1, n - 1)).length() + "d", i);
+    }
+}

@@ -1,0 +1,121 @@
+package org.fedqlora.sim;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** JSON forms of a method's results, as summary.json and the report read them. */
+final class Reports {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Reports() {
+    }
+
+    static ObjectNode recordJson(RoundRecord r) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("round", r.round());
+        put(o, "accuracy", r.accuracy());
+        put(o, "macro_f1", r.macroF1());
+        put(o, "worst_accuracy", r.worstAccuracy());
+        put(o, "local_accuracy", r.localAccuracy());
+        put(o, "train_loss", r.trainLoss());
+        ObjectNode pf = o.putObject("per_format");
+        r.perFormat().forEach((f, m) -> {
+            ObjectNode x = pf.putObject(f);
+            m.forEach((k, v) -> put(x, k, v));
+        });
+        o.put("bytes_up", r.bytesUp());
+        o.put("bytes_down", r.bytesDown());
+        o.put("seconds", r.seconds());
+        return o;
+    }
+
+    static RoundRecord recordFromJson(JsonNode o) {
+        Map<String, Map<String, Double>> pf = new TreeMap<>();
+        o.get("per_format").fields().forEachRemaining(e -> {
+            Map<String, Double> m = new LinkedHashMap<>();
+            e.getValue().fields().forEachRemaining(x -> m.put(x.getKey(), num(x.getValue())));
+            pf.put(e.getKey(), m);
+        });
+        return new RoundRecord(o.get("round").asInt(), num(o.get("accuracy")), num(o.get("macro_f1")),
+                num(o.get("worst_accuracy")), num(o.get("local_accuracy")), num(o.get("train_loss")), pf,
+                o.get("bytes_up").asLong(), o.get("bytes_down").asLong(), o.get("seconds").asDouble());
+    }
+
+    /**
+     * The final evaluation of a method: its last evaluated round, per client (global and local test), per format
+     * (means over that format's clients), the mean over clients and the worst client.
+     */
+    static ObjectNode finalMetrics(List<ObjectNode> lines, List<RoundRecord> records) {
+        ObjectNode fin = JSON.createObjectNode();
+        if (records.isEmpty()) {
+            return fin;
+        }
+        RoundRecord last = records.get(records.size() - 1);
+        put(fin, "accuracy", last.accuracy());
+        put(fin, "macro_f1", last.macroF1());
+        put(fin, "worst_client_accuracy", last.worstAccuracy());
+        put(fin, "local_accuracy", last.localAccuracy());
+        ObjectNode pf = fin.putObject("per_format");
+        last.perFormat().forEach((f, m) -> {
+            ObjectNode x = pf.putObject(f);
+            m.forEach((k, v) -> put(x, k, v));
+        });
+        Map<Integer, ObjectNode> clients = new TreeMap<>();
+        for (ObjectNode l : lines) {
+            if (l.get("round").asInt() != last.round() || l.get("split").asText().equals("train")) {
+                continue;
+            }
+            ObjectNode c = clients.computeIfAbsent(l.get("client").asInt(), k -> {
+                ObjectNode n = JSON.createObjectNode();
+                n.put("client", k);
+                n.put("format", l.get("format").asText());
+                n.put("base", l.get("base").asText());
+                return n;
+            });
+            String prefix = l.get("split").asText().equals("local") ? "local_" : "";
+            c.set(prefix + "accuracy", l.get("accuracy"));
+            c.set(prefix + "macro_f1", l.get("macro_f1"));
+        }
+        ArrayNode pc = fin.putArray("per_client");
+        clients.values().forEach(pc::add);
+        fin.put("round", last.round());
+        return fin;
+    }
+
+    static ObjectNode methodSummary(MethodRun.Result r) {
+        ObjectNode m = JSON.createObjectNode();
+        m.set("final", r.finalMetrics());
+        ArrayNode rounds = m.putArray("rounds");
+        r.rounds().forEach(x -> rounds.add(recordJson(x)));
+        m.put("seconds", r.seconds());
+        m.put("bytes_up", r.bytesUp());
+        m.put("bytes_down", r.bytesDown());
+        return m;
+    }
+
+    static void put(ObjectNode o, String k, double v) {
+        if (Double.isFinite(v)) {
+            o.put(k, v);
+        } else {
+            o.putNull(k);
+        }
+    }
+
+    static double num(JsonNode n) {
+        return n == null || n.isNull() ? Double.NaN : n.asDouble();
+    }
+
+    static List<String> names(JsonNode arr) {
+        List<String> out = new ArrayList<>();
+        arr.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+}

@@ -1,0 +1,276 @@
+package org.fedqlora.sim;
+
+import ai.djl.ndarray.NDArray;
+import org.fedqlora.adapter.AdapterSet;
+import org.fedqlora.adapter.Parameter;
+import org.fedqlora.engine.Engines;
+import org.fedqlora.fed.Client;
+import org.fedqlora.fed.EvaluateIns;
+import org.fedqlora.fed.EvaluateRes;
+import org.fedqlora.fed.FitIns;
+import org.fedqlora.fed.FitRes;
+import org.fedqlora.fed.strategy.FedProx;
+import org.fedqlora.linalg.Matrices;
+import org.fedqlora.linalg.Svd;
+import org.fedqlora.model.Pooling;
+import org.fedqlora.quant.QuantFormat;
+import org.fedqlora.tensor.HostTensor;
+import org.fedqlora.train.ClassificationHead;
+import org.fedqlora.train.EncodedExamples;
+import org.fedqlora.train.Evaluator;
+import org.fedqlora.train.Metrics;
+import org.fedqlora.train.QuantizedModel;
+import org.fedqlora.train.TextClassifier;
+import org.fedqlora.train.TrainOptions;
+import org.fedqlora.train.Trainer;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One simulated client: a (shared, frozen) quantized base model, its own adapters (LoRA, and for fedqlora /
+ * ifedqlora a private QA adapter), its head, and its local data. It only ever sends LoRA factors and the head;
+ * the QA adapter never leaves it. Adapters are attached to the shared base only while the client works.
+ */
+final class SimClient implements Client {
+    private final String id;
+    private final int index;
+    private final QuantFormat format;
+    private final Method method;
+    private final QuantizedModel model;
+    private final AdapterSet adapters;
+    private final ClassificationHead head;
+    private final EncodedExamples train;
+    private final EncodedExamples localTest;
+    private final SimContext ctx;
+    /** LoRA factors after this client's last local training (ifedqlora's svd refinement, local's own model). */
+    private Map<String, HostTensor> lastLocal;
+    private boolean initialised;
+
+    SimClient(String id, int index, QuantFormat format, Method method, QuantizedModel model, EncodedExamples train,
+              EncodedExamples localTest, SimContext ctx) {
+        this.id = id;
+        this.index = index;
+        this.format = format;
+        this.method = method;
+        this.model = model;
+        this.train = train;
+        this.localTest = localTest;
+        this.ctx = ctx;
+        this.adapters = model.newAdapters(ctx.lora(), ctx.config().seed(), method.usesQa());
+        this.head = ClassificationHead.init(model.encoder().manager(), model.encoder().encoder().config().hidden(),
+                ctx.classes(), ctx.config().seed());
+    }
+
+    String id() {
+        return id;
+    }
+
+    int index() {
+        return index;
+    }
+
+    QuantFormat format() {
+        return format;
+    }
+
+    String modelKey() {
+        return ctx.modelKey(method, format);
+    }
+
+    int trainSize() {
+        return train.size();
+    }
+
+    @Override
+    public FitRes fit(FitIns ins) {
+        receive(ins.parameters());
+        adapters.attach();
+        Trainer.Result r;
+        try {
+            Engines.seed(ctx.seed(index, ins.round()));
+            TextClassifier clf = classifier();
+            if (method == Method.IFEDQLORA && ins.round() > 1) {
+                refineQa(clf, ins.round());
+            }
+            List<NDArray> params = new ArrayList<>();
+            for (Parameter p : adapters.loraParameters()) {
+                if (!(method.freezesA() && p.name().endsWith(".lora_A.weight"))) {
+                    params.add(p.array());
+                }
+            }
+            head.parameters().forEach(p -> params.add(p.array()));
+            double mu = FedProx.mu(ins.config());
+            List<NDArray> anchor = mu > 0 ? snapshot(params) : null;
+            try {
+                r = Trainer.train(clf, params, train, null, ctx.options(index, ins.round(), (float) mu), anchor,
+                        new Trainer.Listener() { });
+            } finally {
+                if (anchor != null) {
+                    anchor.forEach(NDArray::close);
+                }
+            }
+        } finally {
+            adapters.detach();
+        }
+        lastLocal = adapters.loraState();
+        Map<String, HostTensor> send = new LinkedHashMap<>();
+        if (method.aggregates()) {
+            lastLocal.forEach((name, t) -> {
+                if (!(method.freezesA() && name.endsWith(".lora_A.weight"))) {
+                    send.put(name, t);
+                }
+            });
+            send.putAll(head.state());
+        }
+        return new FitRes(id, send, train.size(), Map.of("train_loss", r.meanLoss(), "steps", (double) r.steps()));
+    }
+
+    @Override
+    public EvaluateRes evaluate(EvaluateIns ins) {
+        receive(ins.parameters());
+        adapters.attach();
+        try {
+            TextClassifier clf = classifier();
+            Metrics global = ctx.evaluateGlobal(this, ins.round(), () -> Evaluator.evaluate(clf, ctx.test(),
+                    ctx.evalBatch(), model.encoder().manager()).metrics());
+            Metrics local = localTest.size() == 0 ? null
+                    : Evaluator.evaluate(clf, localTest, ctx.evalBatch(), model.encoder().manager()).metrics();
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("accuracy", global.accuracy());
+            m.put("macro_f1", global.macroF1());
+            m.put("loss", global.loss());
+            m.put("examples", (double) global.total());
+            if (local != null) {
+                m.put("local_accuracy", local.accuracy());
+                m.put("local_macro_f1", local.macroF1());
+                m.put("local_loss", local.loss());
+                m.put("local_examples", (double) local.total());
+            }
+            return new EvaluateRes(id, global.total(), m);
+        } finally {
+            adapters.detach();
+        }
+    }
+
+    /** Takes the global LoRA and head, except under {@code local}, which keeps its own after the first round. */
+    private void receive(Map<String, HostTensor> global) {
+        if (method.aggregates() || !initialised) {
+            adapters.loadLoraState(global);
+            head.load(global);
+            initialised = true;
+        }
+    }
+
+    private TextClassifier classifier() {
+        return new TextClassifier(model.encoder(), adapters, head, Pooling.parse(ctx.config().head().pooling()));
+    }
+
+    /**
+     * iFedQLoRA's first half-step: refine the private QA adapter with the received global LoRA fixed.
+     * <ul>
+     *   <li>{@code train}: gradient steps on local data, only the QA factors trainable.</li>
+     *   <li>{@code svd}: re-fit L·R so that Q_i + L'R' + s·B_g A_g matches the client's own estimate of its
+     *       fine-tuned full-precision weights, Q_i + L R + s·B_i A_i (its QA and its last local LoRA):
+     *       L'R' = SVD_m(L R + s·(B_i A_i − B_g A_g)). The difference between what the client learnt and what the
+     *       federation agreed on (heterogeneity bias) moves into the private adapter.</li>
+     * </ul>
+     */
+    private void refineQa(TextClassifier clf, int round) {
+        if (ctx.config().ifedqlora().refine().equals("train")) {
+            List<NDArray> qa = adapters.qaParameters().stream().map(Parameter::array).toList();
+            Trainer.train(clf, qa, train, null, ctx.refineOptions(index, round), null, new Trainer.Listener() { });
+            return;
+        }
+        if (lastLocal == null) {
+            return;
+        }
+        Map<String, HostTensor> global = adapters.loraState();
+        float s = ctx.lora().scaling();
+        var qaState = adapters.qaState();
+        adapters.detach();   // putQa replaces adapter objects: never while they sit on the shared layers
+        for (var layer : adapters.loraLayers()) {
+            String m = layer.name();
+            if (!adapters.qas().containsKey(m)) {
+                continue;
+            }
+            int out = layer.out();
+            int in = layer.in();
+            int r = ctx.lora().rank();
+            int qr = adapters.qas().get(m).rank();
+            float[] target = Matrices.matmul(qaState.get(m + ".qa_L.weight").toFloats(),
+                    qaState.get(m + ".qa_R.weight").toFloats(), out, qr, in);
+            float[] local = Matrices.matmul(lastLocal.get(m + ".lora_B.weight").toFloats(),
+                    lastLocal.get(m + ".lora_A.weight").toFloats(), out, r, in);
+            float[] glob = Matrices.matmul(global.get(m + ".lora_B.weight").toFloats(),
+                    global.get(m + ".lora_A.weight").toFloats(), out, r, in);
+            for (int i = 0; i < target.length; i++) {
+                target[i] += s * (local[i] - glob[i]);
+            }
+            Svd.LowRank lr = Svd.lowRank(target, out, in, qr, m);
+            adapters.putQa(m, lr.l(), lr.r(), qr);
+        }
+        adapters.attach();
+    }
+
+    private static List<NDArray> snapshot(List<NDArray> params) {
+        List<NDArray> copy = new ArrayList<>();
+        for (NDArray p : params) {
+            copy.add(p.duplicate());
+        }
+        return copy;
+    }
+
+    /** What must survive a restart: the QA adapter (ifedqlora), the last local LoRA and own model (local). */
+    Map<String, HostTensor> state() {
+        Map<String, HostTensor> s = new LinkedHashMap<>();
+        if (method.personalQa()) {
+            s.putAll(adapters.qaState());
+        }
+        if (lastLocal != null) {
+            lastLocal.forEach((k, v) -> s.put("last." + k, v));
+        }
+        if (!method.aggregates() && initialised) {
+            s.putAll(adapters.loraState());
+            s.putAll(head.state());
+        }
+        return s;
+    }
+
+    void restore(Map<String, HostTensor> s) {
+        if (method.personalQa()) {
+            Map<String, HostTensor> qa = new LinkedHashMap<>();
+            s.forEach((k, v) -> {
+                if (k.contains(".qa_")) {
+                    qa.put(k, v);
+                }
+            });
+            adapters.loadQaState(qa);
+        }
+        Map<String, HostTensor> last = new LinkedHashMap<>();
+        s.forEach((k, v) -> {
+            if (k.startsWith("last.")) {
+                last.put(k.substring(5), v);
+            }
+        });
+        lastLocal = last.isEmpty() ? null : last;
+        if (!method.aggregates() && s.containsKey(ClassificationHead.WEIGHT)) {
+            adapters.loadLoraState(s);
+            head.load(s);
+            initialised = true;
+        }
+    }
+
+    /** The QA tensors this client holds (for tests: they must never appear in what it sends). */
+    Map<String, HostTensor> privateQa() {
+        return adapters.qaState();
+    }
+
+    void close() {
+        adapters.close();
+        head.close();
+    }
+
+}
