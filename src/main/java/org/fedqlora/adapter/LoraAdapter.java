@@ -36,7 +36,7 @@ public final class LoraAdapter implements LinearAdapter {
         for (int i = 0; i < a.length; i++) {
             a[i] = (float) (rnd.nextDouble() * 2 - 1) * bound;
         }
-        NDArray aT = m.create(a, new Shape(in, c.rank()));
+        NDArray aT = org.fedqlora.engine.HostArrays.create(m, a, new Shape(in, c.rank()));
         NDArray bT = m.zeros(new Shape(c.rank(), out));
         return new LoraAdapter(module, aT, bT, c.scaling(), c.dropout());
     }

@@ -15,16 +15,36 @@ public final class HostArrays {
     private HostArrays() {
     }
 
-    /** Float tensors become FLOAT32 (F16/BF16/F64 upcast in Java), integer ones INT64 (U8 stays UINT8). */
+    /**
+     * Float tensors become FLOAT32 (F16/BF16/F64 upcast in Java), integer ones INT64 (U8 stays UINT8), in memory
+     * owned by torch (see {@link #owned}).
+     */
     public static NDArray toNd(NDManager m, HostTensor t) {
         Shape shape = new Shape(t.shape());
-        return switch (t.dtype()) {
+        return owned(switch (t.dtype()) {
             case F32 -> m.create(direct(t.data()), shape, DataType.FLOAT32);
             case F16, BF16, F64 -> m.create(t.toFloats(), shape);
             case I64 -> m.create(direct(t.data()), shape, DataType.INT64);
             case U8 -> m.create(direct(t.data()), shape, DataType.UINT8);
             default -> m.create(t.toLongs(), shape);
-        };
+        });
+    }
+
+    /** A float32 array from Java values, in torch-owned memory. */
+    public static NDArray create(NDManager m, float[] values, Shape shape) {
+        return owned(m.create(values, shape));
+    }
+
+    /**
+     * A copy of {@code a} in memory allocated by torch, and {@code a} closed. DJL's {@code create} wraps a Java
+     * direct buffer (zero-copy), whose address alignment depends on the JVM's allocation history; some torch
+     * kernels take alignment-dependent paths, so a long-lived array must live in torch's (64-byte aligned) memory
+     * for results to be bit-identical between a fresh process and one with another history (e.g. a resumed run).
+     */
+    public static NDArray owned(NDArray a) {
+        NDArray copy = a.duplicate();
+        a.close();
+        return copy;
     }
 
     /** Copies into a native-order direct buffer (DJL trap 8: heap or big-endian buffers give garbage). */

@@ -65,11 +65,7 @@ final class MethodRun {
             simClients.add(sc);
             clients.put(sc.id(), sc);
         }
-        try {
-            return runRounds(c, method, simClients, clients, initial, ckpt, ctx, listener);
-        } finally {
-            simClients.forEach(SimClient::close);
-        }
+        return runRounds(c, method, simClients, clients, initial, ckpt, ctx, listener);
     }
 
     private static Result runRounds(SimConfig c, Method method, List<SimClient> simClients, Map<String, Client> clients,

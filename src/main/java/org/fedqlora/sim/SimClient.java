@@ -40,14 +40,21 @@ final class SimClient implements Client {
     private final QuantFormat format;
     private final Method method;
     private final QuantizedModel model;
-    private final AdapterSet adapters;
-    private final ClassificationHead head;
     private final EncodedExamples train;
     private final EncodedExamples localTest;
     private final SimContext ctx;
-    /** LoRA factors after this client's last local training (ifedqlora's svd refinement, local's own model). */
+    /*
+     * Persistent state lives on the host only, exactly what a checkpoint holds; the engine-side adapters and head
+     * are rebuilt for every call and freed after it, so a resumed client is indistinguishable from one that ran on.
+     */
+    /** LoRA factors after this client's last local training (ifedqlora's svd refinement). */
     private Map<String, HostTensor> lastLocal;
-    private boolean initialised;
+    /** ifedqlora: the private QA adapter as refined so far (null: still the initial one). */
+    private Map<String, HostTensor> qa;
+    /** local: this client's own LoRA and head (null before its first round). */
+    private Map<String, HostTensor> own;
+    private AdapterSet adapters;
+    private ClassificationHead head;
 
     SimClient(String id, int index, QuantFormat format, Method method, QuantizedModel model, EncodedExamples train,
               EncodedExamples localTest, SimContext ctx) {
@@ -59,9 +66,28 @@ final class SimClient implements Client {
         this.train = train;
         this.localTest = localTest;
         this.ctx = ctx;
-        this.adapters = model.newAdapters(ctx.lora(), ctx.config().seed(), method.usesQa());
-        this.head = ClassificationHead.init(model.encoder().manager(), model.encoder().encoder().config().hidden(),
+    }
+
+    /** Builds this client's adapters and head on the shared base and loads its state and the received global. */
+    private void open(Map<String, HostTensor> global) {
+        adapters = model.newAdapters(ctx.lora(), ctx.config().seed(), method.usesQa());
+        head = ClassificationHead.init(model.encoder().manager(), model.encoder().encoder().config().hidden(),
                 ctx.classes(), ctx.config().seed());
+        if (qa != null) {
+            adapters.loadQaState(qa);
+        }
+        Map<String, HostTensor> start = method.aggregates() || own == null ? global : own;
+        adapters.loadLoraState(start);
+        head.load(start);
+        adapters.attach();
+    }
+
+    /** Takes the adapters off the shared base and frees them. */
+    private void close() {
+        adapters.close();
+        head.close();
+        adapters = null;
+        head = null;
     }
 
     String id() {
@@ -86,9 +112,9 @@ final class SimClient implements Client {
 
     @Override
     public FitRes fit(FitIns ins) {
-        receive(ins.parameters());
-        adapters.attach();
+        open(ins.parameters());
         Trainer.Result r;
+        Map<String, HostTensor> send = new LinkedHashMap<>();
         try {
             Engines.seed(ctx.seed(index, ins.round()));
             TextClassifier clf = classifier();
@@ -112,26 +138,30 @@ final class SimClient implements Client {
                     anchor.forEach(NDArray::close);
                 }
             }
+            lastLocal = adapters.loraState();
+            if (method.personalQa()) {
+                qa = adapters.qaState();
+            }
+            if (method.aggregates()) {
+                lastLocal.forEach((name, t) -> {
+                    if (!(method.freezesA() && name.endsWith(".lora_A.weight"))) {
+                        send.put(name, t);
+                    }
+                });
+                send.putAll(head.state());
+            } else {
+                own = new LinkedHashMap<>(lastLocal);
+                own.putAll(head.state());
+            }
         } finally {
-            adapters.detach();
-        }
-        lastLocal = adapters.loraState();
-        Map<String, HostTensor> send = new LinkedHashMap<>();
-        if (method.aggregates()) {
-            lastLocal.forEach((name, t) -> {
-                if (!(method.freezesA() && name.endsWith(".lora_A.weight"))) {
-                    send.put(name, t);
-                }
-            });
-            send.putAll(head.state());
+            close();
         }
         return new FitRes(id, send, train.size(), Map.of("train_loss", r.meanLoss(), "steps", (double) r.steps()));
     }
 
     @Override
     public EvaluateRes evaluate(EvaluateIns ins) {
-        receive(ins.parameters());
-        adapters.attach();
+        open(ins.parameters());
         try {
             TextClassifier clf = classifier();
             Metrics global = ctx.evaluateGlobal(this, ins.round(), () -> Evaluator.evaluate(clf, ctx.test(),
@@ -151,16 +181,7 @@ final class SimClient implements Client {
             }
             return new EvaluateRes(id, global.total(), m);
         } finally {
-            adapters.detach();
-        }
-    }
-
-    /** Takes the global LoRA and head, except under {@code local}, which keeps its own after the first round. */
-    private void receive(Map<String, HostTensor> global) {
-        if (method.aggregates() || !initialised) {
-            adapters.loadLoraState(global);
-            head.load(global);
-            initialised = true;
+            close();
         }
     }
 
@@ -223,54 +244,36 @@ final class SimClient implements Client {
         return copy;
     }
 
-    /** What must survive a restart: the QA adapter (ifedqlora), the last local LoRA and own model (local). */
+    /** What must survive a restart: the refined QA adapter, the last local LoRA, the own model (local). */
     Map<String, HostTensor> state() {
         Map<String, HostTensor> s = new LinkedHashMap<>();
-        if (method.personalQa()) {
-            s.putAll(adapters.qaState());
+        if (qa != null) {
+            qa.forEach((k, v) -> s.put("qa." + k, v));
         }
         if (lastLocal != null) {
             lastLocal.forEach((k, v) -> s.put("last." + k, v));
         }
-        if (!method.aggregates() && initialised) {
-            s.putAll(adapters.loraState());
-            s.putAll(head.state());
+        if (own != null) {
+            own.forEach((k, v) -> s.put("own." + k, v));
         }
         return s;
     }
 
     void restore(Map<String, HostTensor> s) {
-        if (method.personalQa()) {
-            Map<String, HostTensor> qa = new LinkedHashMap<>();
-            s.forEach((k, v) -> {
-                if (k.contains(".qa_")) {
-                    qa.put(k, v);
-                }
-            });
-            adapters.loadQaState(qa);
-        }
-        Map<String, HostTensor> last = new LinkedHashMap<>();
+        qa = part(s, "qa.");
+        lastLocal = part(s, "last.");
+        own = part(s, "own.");
+    }
+
+    private static Map<String, HostTensor> part(Map<String, HostTensor> s, String prefix) {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
         s.forEach((k, v) -> {
-            if (k.startsWith("last.")) {
-                last.put(k.substring(5), v);
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
             }
         });
-        lastLocal = last.isEmpty() ? null : last;
-        if (!method.aggregates() && s.containsKey(ClassificationHead.WEIGHT)) {
-            adapters.loadLoraState(s);
-            head.load(s);
-            initialised = true;
-        }
+        return out.isEmpty() ? null : out;
     }
 
-    /** The QA tensors this client holds (for tests: they must never appear in what it sends). */
-    Map<String, HostTensor> privateQa() {
-        return adapters.qaState();
-    }
-
-    void close() {
-        adapters.close();
-        head.close();
-    }
 
 }

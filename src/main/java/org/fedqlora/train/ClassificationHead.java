@@ -38,7 +38,7 @@ public final class ClassificationHead implements AutoCloseable {
             w[i] = (float) (rnd.nextGaussian() * 0.02);
         }
         NDManager m = parent.newSubManager();
-        return new ClassificationHead(m, m.create(w, new Shape(hidden, classes)), m.zeros(new Shape(classes)));
+        return new ClassificationHead(m, HostArrays.create(m, w, new Shape(hidden, classes)), m.zeros(new Shape(classes)));
     }
 
     /** pooled: (B, C) → logits (B, K). */
