@@ -77,7 +77,7 @@ class CliErrorsTest {
                 .replace("\"intermediate_size\": 64", "\"intermediate_size\": 65"));
         Result r = encode(m);
         assertThat(r.code()).isEqualTo(2);
-        assertThat(r.err()).contains("encoder.layer.0.intermediate.dense.weight' has shape [64, 32], expected [65, 32]");
+        assertThat(r.err()).contains("tensor 'encoder.layer.0.intermediate.dense.bias' has shape [64], expected [65]");
     }
 
     @Test
