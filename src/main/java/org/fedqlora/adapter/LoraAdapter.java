@@ -57,7 +57,7 @@ public final class LoraAdapter implements LinearAdapter {
     public NDArray delta(NDArray x, boolean training) {
         NDArray h = training && dropout > 0
                 ? x.getNDArrayInternal().dropout(x, dropout, true).get(0) : x;
-        return h.matMul(aT).matMul(bT).mul(scaling);                      // (..., in)(in, r)(r, out)
+        return h.matMul(aT).mul(scaling).matMul(bT);        // (..., in)(in, r)(r, out); s scales the narrow (..., r)
     }
 
     @Override

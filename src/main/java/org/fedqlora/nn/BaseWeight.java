@@ -15,10 +15,11 @@ public interface BaseWeight extends AutoCloseable {
     int in();
 
     /**
-     * Wᵀ as an (in, out) float32 array for {@code x.matMul(...)}. Implementations that keep the weight
-     * packed dequantize into {@code step}; dense ones return their resident array (do not close it).
+     * W as an (out, in) row-major float32 array (the HuggingFace and {@code torch.nn.Linear} layout), for
+     * {@link Gemm#linear}. Implementations that keep the weight packed dequantize into {@code step}; dense ones
+     * return their resident array (do not close it).
      */
-    NDArray transposed(NDManager step);
+    NDArray weight(NDManager step);
 
     /** Bytes this weight keeps resident (packed codes and scales for quantized weights). */
     long residentBytes();

@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
-/** A float32 weight kept resident as Wᵀ (in, out), so the forward pass never transposes. */
+/** A float32 weight kept resident as W (out, in) row-major, the layout {@link Gemm#linear} takes as is. */
 public final class DenseWeight implements BaseWeight {
-    private final NDArray wT;
+    private final NDArray w;
     private final String description;
 
     /** @param w row-major (out, in) values, the HuggingFace layout. */
@@ -14,35 +14,28 @@ public final class DenseWeight implements BaseWeight {
         if (w.length != (long) out * in) {
             throw new IllegalArgumentException("weight has " + w.length + " values, expected " + out + "x" + in);
         }
-        try (NDArray tmp = owner.create(w, new Shape(out, in))) {
-            this.wT = tmp.transpose(1, 0).duplicate();
-        }
+        this.w = owner.create(w, new Shape(out, in));
         this.description = description;
     }
 
     @Override
     public int out() {
-        return (int) wT.getShape().get(1);
+        return (int) w.getShape().get(0);
     }
 
     @Override
     public int in() {
-        return (int) wT.getShape().get(0);
+        return (int) w.getShape().get(1);
     }
 
     @Override
-    public NDArray transposed(NDManager step) {
-        return wT;
-    }
-
-    /** Dense weights are resident for the life of the model. */
-    public NDArray array() {
-        return wT;
+    public NDArray weight(NDManager step) {
+        return w;
     }
 
     @Override
     public long residentBytes() {
-        return 4L * wT.size();
+        return 4L * w.size();
     }
 
     @Override
@@ -52,6 +45,6 @@ public final class DenseWeight implements BaseWeight {
 
     @Override
     public void close() {
-        wT.close();
+        w.close();
     }
 }

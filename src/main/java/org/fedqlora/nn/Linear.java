@@ -31,10 +31,7 @@ public final class Linear {
 
     /** x: (..., in) → (..., out). */
     public NDArray forward(NDManager step, NDArray x, boolean training) {
-        NDArray y = x.matMul(base.transposed(step));
-        if (bias != null) {
-            y = y.add(bias);
-        }
+        NDArray y = Gemm.linear(x, base.weight(step), bias);
         for (LinearAdapter a : adapters) {
             y = y.add(a.delta(x, training));
         }

@@ -27,8 +27,8 @@ public final class PackedWeight implements BaseWeight {
     }
 
     @Override
-    public NDArray transposed(NDManager step) {
-        return q.toNDArray(step).transpose(1, 0);
+    public NDArray weight(NDManager step) {
+        return q.toNDArray(step);
     }
 
     @Override

@@ -35,6 +35,8 @@ public final class Optimizer implements AutoCloseable {
         }
     }
 
+    /** adamUpdate's clip_grad: a negative value turns its element-wise clamp off. */
+    private static final float NO_CLAMP = -1f;
     private final Kind kind;
     private final float weightDecay;
     private final float momentum;
@@ -69,10 +71,9 @@ public final class Optimizer implements AutoCloseable {
         float clip = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6f) : 1f;
         for (int i = 0; i < grads.length; i++) {
             NDArray p = params.get(i);
-            NDArray g = clip != 1f ? grads[i].mul(clip) : grads[i];
             switch (kind) {
-                case SGD -> sgd(p, g, lr, step);
-                case ADAMW -> adamw(p, g, lr, step);
+                case SGD -> sgd(p, clip != 1f ? grads[i].mul(clip) : grads[i], lr, step);
+                case ADAMW -> adamw(p, grads[i], lr, clip);
             }
             JniUtils.zeroGrad((PtNDArray) p);
         }
@@ -92,18 +93,17 @@ public final class Optimizer implements AutoCloseable {
         p.subi(update.mul(lr));
     }
 
-    private void adamw(NDArray p, NDArray g, float lr, NDManager step) {
+    /**
+     * One fused native update per parameter (DJL's adamUpdate, decoupled decay). It computes
+     * p ← p − lr·wd·p, then p ← p − m·lrₜ / (√v + εₜ) with lrₜ = lr·√c2 / c1 and εₜ = ε·√c2, which is the
+     * bias-corrected form above rearranged (as torch.optim.AdamW does): m̂ / (√v̂ + ε) = (m/c1)·√c2 / (√v + ε·√c2).
+     */
+    private void adamw(NDArray p, NDArray g, float lr, float clip) {
         NDArray[] mv = moments.computeIfAbsent(p, k -> new NDArray[] {state.zeros(k.getShape()), state.zeros(k.getShape())});
-        mv[0].muli(beta1).addi(g.mul(1 - beta1));
-        mv[1].muli(beta2).addi(g.square().mul(1 - beta2));
-        float c1 = 1 - (float) Math.pow(beta1, t);
-        float c2 = 1 - (float) Math.pow(beta2, t);
-        NDArray denom = inStep(mv[1].div(c2), step).sqrt().add(eps);
-        NDArray update = inStep(mv[0].div(c1), step).div(denom);
-        if (weightDecay > 0) {
-            p.muli(1 - lr * weightDecay);
-        }
-        p.subi(update.mul(lr));
+        double c1 = 1 - Math.pow(beta1, t);
+        double sqrtC2 = Math.sqrt(1 - Math.pow(beta2, t));
+        JniUtils.adamUpdate((PtNDArray) p, (PtNDArray) g, (PtNDArray) mv[0], (PtNDArray) mv[1], lr,
+                (float) (lr * sqrtC2 / c1), weightDecay, clip, NO_CLAMP, beta1, beta2, (float) (eps * sqrtC2), true);
     }
 
     private static NDArray inStep(NDArray a, NDManager step) {

@@ -135,13 +135,23 @@ public final class BertEncoder implements AutoCloseable {
      */
     public NDArray forward(NDManager step, NDArray ids, NDArray mask, NDArray typeIds, boolean training) {
         NDArray x = embed(step, ids, typeIds);                            // (B, T, C)
-        // additive mask: 0 for real keys, -1e9 for padding, broadcast over heads and queries
-        NDArray bias = mask.toType(DataType.FLOAT32, false).sub(1f).mul(1e9f)
-                .reshape(ids.getShape().get(0), 1, 1, ids.getShape().get(1));  // (B, 1, 1, T)
+        NDArray bias = maskBias(mask);
         for (Block b : blocks) {
             x = block(step, b, x, bias, training);
         }
         return x;
+    }
+
+    /**
+     * The additive attention mask (B, 1, 1, T), broadcast over heads and queries: 0 for real keys, -1e9 for
+     * padding; null when no key is padding (adding zeros would change nothing).
+     */
+    private static NDArray maskBias(NDArray mask) {
+        if (mask.min().getLong() != 0) {
+            return null;
+        }
+        Shape s = mask.getShape();
+        return mask.toType(DataType.FLOAT32, false).sub(1f).mul(1e9f).reshape(s.get(0), 1, 1, s.get(1));
     }
 
     private NDArray embed(NDManager step, NDArray ids, NDArray typeIds) {
@@ -174,7 +184,8 @@ public final class BertEncoder implements AutoCloseable {
         NDArray q = heads(b.query().forward(step, x, training).mul(1f / (float) Math.sqrt(D)), B, T, H, D);
         NDArray k = heads(b.key().forward(step, x, training), B, T, H, D);
         NDArray v = heads(b.value().forward(step, x, training), B, T, H, D);  // (B, H, T, D)
-        NDArray p = q.matMul(k.swapAxes(-1, -2)).add(maskBias).softmax(-1);     // (B, H, T, T)
+        NDArray scores = q.matMul(k.swapAxes(-1, -2));                           // (B, H, T, T)
+        NDArray p = (maskBias == null ? scores : scores.add(maskBias)).softmax(-1);
         NDArray ctx = p.matMul(v).transpose(0, 2, 1, 3).reshape(B, T, (long) H * D); // (B, T, C)
         return b.attnOut().forward(step, ctx, training);
     }
