@@ -3,6 +3,7 @@ package org.fedqlora.adapter;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import org.fedqlora.engine.GraphConstants;
 import org.fedqlora.nn.LinearAdapter;
 
 import java.util.List;
@@ -57,7 +58,8 @@ public final class LoraAdapter implements LinearAdapter {
     public NDArray delta(NDArray x, boolean training) {
         NDArray h = training && dropout > 0
                 ? x.getNDArrayInternal().dropout(x, dropout, true).get(0) : x;
-        return h.matMul(aT).mul(scaling).matMul(bT);        // (..., in)(in, r)(r, out); s scales the narrow (..., r)
+        NDArray s = GraphConstants.scalar(x.getManager(), scaling);        // not mul(float): see GraphConstants
+        return h.matMul(aT).mul(s).matMul(bT);               // (..., in)(in, r)(r, out); s scales the narrow (..., r)
     }
 
     @Override

@@ -6,6 +6,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import org.fedqlora.engine.GraphConstants;
 import org.fedqlora.engine.HostArrays;
 import org.fedqlora.model.ModelException;
 import org.fedqlora.nn.BaseWeightFactory;
@@ -181,7 +182,8 @@ public final class BertEncoder implements AutoCloseable {
         Shape s = x.getShape();
         long B = s.get(0), T = s.get(1);
         int H = config.heads(), D = config.headDim();
-        NDArray q = heads(b.query().forward(step, x, training).mul(1f / (float) Math.sqrt(D)), B, T, H, D);
+        NDArray scale = GraphConstants.scalar(step, 1f / (float) Math.sqrt(D));   // not mul(float): see GraphConstants
+        NDArray q = heads(b.query().forward(step, x, training).mul(scale), B, T, H, D);
         NDArray k = heads(b.key().forward(step, x, training), B, T, H, D);
         NDArray v = heads(b.value().forward(step, x, training), B, T, H, D);  // (B, H, T, D)
         NDArray scores = q.matMul(k.swapAxes(-1, -2));                           // (B, H, T, T)
