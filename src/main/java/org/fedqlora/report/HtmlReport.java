@@ -187,11 +187,15 @@ public final class HtmlReport {
                 + divId + "\">" + Html.inlineJson(option) + "</script>\n";
     }
 
-    /** One row per (method, client) from final.per_client; the client's partition size when partition.json has it. */
+    /**
+     * One row per (method, client) from final.per_client; the examples the client trains on when partition.json
+     * has them ({@code train_examples}, its share without its local test split; else its whole share).
+     */
     private static String perClientSection(ReportInputs in) {
         Map<String, String> sizes = new LinkedHashMap<>();
         in.partition().ifPresent(p -> Json.elements(p.get("clients")).forEach(c ->
-                sizes.put(Json.text(c, "client", "?"), Json.text(c, "size", Numbers.MISSING))));
+                sizes.put(Json.text(c, "client", "?"), c.has("train_examples")
+                        ? Json.text(c, "train_examples", Numbers.MISSING) : Json.text(c, "size", Numbers.MISSING))));
         Table table = new Table(List.of(Cell.text("Method"), Cell.number("Client"), Cell.text("Format"),
                 Cell.number("Train examples"), Cell.number("Accuracy"), Cell.number("Macro-F1"),
                 Cell.number("Local accuracy")));
