@@ -31,7 +31,7 @@ final class Aggregate {
         for (Simulation.RunSummary r : runs) {
             String setting = settingName(r);
             runList.addObject().put("run", r.run().id()).put("setting", setting).put("seed", r.run().seed());
-            r.summary().get("methods").fields().forEachRemaining(e -> {
+            r.summary().get("methods").properties().forEach(e -> {
                 JsonNode fin = e.getValue().get("final");
                 cells.computeIfAbsent(setting, k -> new LinkedHashMap<>())
                         .computeIfAbsent(e.getKey(), k -> new ArrayList<>())
@@ -80,7 +80,7 @@ final class Aggregate {
         }
         Map<String, List<double[]>> pf = new TreeMap<>();
         for (JsonNode f : finals) {
-            f.path("per_format").fields().forEachRemaining(e -> pf.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+            f.path("per_format").properties().forEach(e -> pf.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
                     .add(new double[] {Reports.num(e.getValue().get("accuracy")), Reports.num(e.getValue().get("macro_f1"))}));
         }
         ObjectNode pfo = fin.putObject("per_format");

@@ -39,9 +39,9 @@ final class Reports {
 
     static RoundRecord recordFromJson(JsonNode o) {
         Map<String, Map<String, Double>> pf = new TreeMap<>();
-        o.get("per_format").fields().forEachRemaining(e -> {
+        o.get("per_format").properties().forEach(e -> {
             Map<String, Double> m = new LinkedHashMap<>();
-            e.getValue().fields().forEachRemaining(x -> m.put(x.getKey(), num(x.getValue())));
+            e.getValue().properties().forEach(x -> m.put(x.getKey(), num(x.getValue())));
             pf.put(e.getKey(), m);
         });
         return new RoundRecord(o.get("round").asInt(), num(o.get("accuracy")), num(o.get("macro_f1")),

@@ -38,8 +38,7 @@ public final class Checkpoint implements TensorSource {
                     throw new SafetensorsException(index + ": has no 'weight_map' object");
                 }
                 Map<String, SafetensorsFile> files = new LinkedHashMap<>();
-                for (var it = map.fields(); it.hasNext(); ) {
-                    var e = it.next();
+                for (var e : map.properties()) {
                     String file = e.getValue().asText();
                     SafetensorsFile f = files.computeIfAbsent(file, k -> {
                         Path p = dir.resolve(k);
