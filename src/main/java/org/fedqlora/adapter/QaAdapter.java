@@ -52,32 +52,6 @@ public final class QaAdapter implements LinearAdapter {
         return (int) rT.getShape().get(1);
     }
 
-    /** L (out, m) row-major. */
-    public float[] l() {
-        try (NDArray t = lT.transpose(1, 0)) {
-            return t.toFloatArray();
-        }
-    }
-
-    /** R (m, in) row-major. */
-    public float[] r() {
-        try (NDArray t = rT.transpose(1, 0)) {
-            return t.toFloatArray();
-        }
-    }
-
-    /** Replaces the factors in place (iFedQLoRA's SVD refinement); shapes must not change. */
-    public void set(float[] l, float[] r) {
-        int m = rank();
-        NDManager mgr = rT.getManager();
-        try (NDArray ll = mgr.create(l, new Shape(lT.getShape().get(1), m));
-             NDArray rr = mgr.create(r, new Shape(m, rT.getShape().get(0)));
-             NDArray lt = ll.transpose(1, 0); NDArray rt = rr.transpose(1, 0)) {
-            lT.set(lt.toFloatArray());
-            rT.set(rt.toFloatArray());
-        }
-    }
-
     public List<Parameter> parameters() {
         return List.of(new Parameter(module + ".qa_L.weight", lT, true),
                 new Parameter(module + ".qa_R.weight", rT, true));

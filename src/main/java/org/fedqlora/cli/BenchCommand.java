@@ -14,6 +14,7 @@ import org.fedqlora.quant.QuantizedBase;
 import org.fedqlora.train.ClassificationHead;
 import org.fedqlora.train.EncodedExamples;
 import org.fedqlora.train.Optimizer;
+import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import org.fedqlora.train.TrainOptions;
 import org.fedqlora.train.Trainer;
@@ -69,25 +70,19 @@ public final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws IOException {
-            QuantizedBase base = new QuantizedBase(new QuantSpec(QuantFormat.parse(format), groupSize, false),
-                    new QaSpec(qaRank, QaSpec.Method.SVD, 1), QuantizedBase.Residency.parse(residency), List.of());
-            try (TextEncoder enc = TextEncoder.load(Models.open(model), base, 0)) {
+            QaSpec qa = new QaSpec(qaRank, QaSpec.Method.SVD, 1);
+            try (QuantizedModel qm = QuantizedModel.load(Models.open(model),
+                    new QuantSpec(QuantFormat.parse(format), groupSize, false), qa,
+                    QuantizedBase.Residency.parse(residency), 0)) {
+                TextEncoder enc = qm.encoder();
                 int C = enc.encoder().config().hidden();
                 int V = enc.encoder().config().vocab();
-                AdapterSet adapters = AdapterSet.create(enc.manager(), enc.encoder().linears(),
-                        new LoraConfig(loraRank, loraAlpha, 0f, targets), 1);
-                base.layers().forEach((module, r) -> {
-                    if (r.qa() != null) {
-                        adapters.putQa(module, r.qa().l(), r.qa().r(), r.qa().rank());
-                    }
-                });
+                AdapterSet adapters = qm.newAdapters(new LoraConfig(loraRank, loraAlpha, 0f, targets), 1, qa.enabled());
                 adapters.attach();
                 ClassificationHead head = ClassificationHead.init(enc.manager(), C, 4, 1);
                 TextClassifier clf = new TextClassifier(enc, adapters, head, Pooling.MEAN);
                 EncodedExamples data = randomTokens(batch * (warmup + steps), seq, V, 4);
-                List<ai.djl.ndarray.NDArray> params = new ArrayList<>();
-                adapters.loraParameters().forEach(p -> params.add(p.array()));
-                head.parameters().forEach(p -> params.add(p.array()));
+                List<ai.djl.ndarray.NDArray> params = clf.trainable(false, false);
                 double[] stepEnd = new double[warmup + steps + 1];
                 List<long[]> rss = new ArrayList<>();
                 TrainOptions o = new TrainOptions(1, warmup + steps, batch, Optimizer.Kind.parse(optimizer), 1e-4f, 0f,

@@ -31,7 +31,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -121,12 +120,7 @@ public final class TrainCommand implements Callable<Integer> {
                          qm.encoder().encoder().config().hidden(), train.labels().size(), seed)) {
                 adapters.attach();
                 TextClassifier clf = new TextClassifier(qm.encoder(), adapters, head, pool);
-                List<ai.djl.ndarray.NDArray> params = new ArrayList<>();
-                adapters.loraParameters().forEach(p -> params.add(p.array()));
-                head.parameters().forEach(p -> params.add(p.array()));
-                if (trainQa) {
-                    adapters.qaParameters().forEach(p -> params.add(p.array()));
-                }
+                List<ai.djl.ndarray.NDArray> params = clf.trainable(false, trainQa);
                 Trainer.Result result;
                 try (Progress progress = new Progress("train", options.totalSteps(trainEx.size()), "step")) {
                     result = Trainer.train(clf, params, trainEx, testEx, options, null, new Trainer.Listener() {

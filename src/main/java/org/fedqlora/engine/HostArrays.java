@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import org.fedqlora.tensor.DType;
 import org.fedqlora.tensor.HostTensor;
 
 import java.nio.ByteBuffer;
@@ -61,14 +60,5 @@ public final class HostArrays {
             throw new IllegalArgumentException("toHost expects float32, got " + a.getDataType());
         }
         return HostTensor.ofFloats(a.toFloatArray(), a.getShape().getShape());
-    }
-
-    public static DType dtypeOf(NDArray a) {
-        return switch (a.getDataType()) {
-            case FLOAT32 -> DType.F32;
-            case INT64 -> DType.I64;
-            case UINT8 -> DType.U8;
-            default -> throw new IllegalArgumentException("unsupported dtype " + a.getDataType());
-        };
     }
 }

@@ -50,17 +50,6 @@ public final class Linear {
         return base;
     }
 
-    /** Replaces the frozen base (e.g. by its quantized version); the old one is returned, not closed. */
-    public BaseWeight replaceBase(BaseWeight newBase) {
-        if (newBase.out() != base.out() || newBase.in() != base.in()) {
-            throw new IllegalArgumentException(name + ": new base is " + newBase.out() + "x" + newBase.in()
-                    + ", expected " + base.out() + "x" + base.in());
-        }
-        BaseWeight old = base;
-        base = newBase;
-        return old;
-    }
-
     public NDArray bias() {
         return bias;
     }

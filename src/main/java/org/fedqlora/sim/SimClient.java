@@ -21,7 +21,6 @@ import org.fedqlora.train.Evaluator;
 import org.fedqlora.train.Metrics;
 import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
-import org.fedqlora.train.TrainOptions;
 import org.fedqlora.train.Trainer;
 
 import java.util.ArrayList;
@@ -121,13 +120,7 @@ final class SimClient implements Client {
             if (method == Method.IFEDQLORA && ins.round() > 1) {
                 refineQa(clf, ins.round());
             }
-            List<NDArray> params = new ArrayList<>();
-            for (Parameter p : adapters.loraParameters()) {
-                if (!(method.freezesA() && p.name().endsWith(".lora_A.weight"))) {
-                    params.add(p.array());
-                }
-            }
-            head.parameters().forEach(p -> params.add(p.array()));
+            List<NDArray> params = clf.trainable(method.freezesA(), false);
             double mu = FedProx.mu(ins.config());
             List<NDArray> anchor = mu > 0 ? snapshot(params) : null;
             try {

@@ -3,10 +3,14 @@ package org.fedqlora.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import org.fedqlora.adapter.AdapterSet;
+import org.fedqlora.adapter.Parameter;
 import org.fedqlora.model.Pooling;
 import org.fedqlora.model.TextEncoder;
 import org.fedqlora.model.bert.BertEncoder;
 import org.fedqlora.tokenize.TokenBatch;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A text classifier: frozen (possibly quantized) encoder, adapters (QA + LoRA), pooling and a linear head.
@@ -35,6 +39,24 @@ public final class TextClassifier {
         BertEncoder enc = encoder.encoder();
         NDArray h = enc.forward(step, a[0], a[1], a[2], training);        // (B, T, C)
         return head.forward(pooling.pool(h, a[1]));                         // (B, K)
+    }
+
+    /**
+     * The arrays a local training step updates: LoRA's A (unless {@code freezeA}, FFA-LoRA) and B, the head, and
+     * the QA factors if {@code withQa}.
+     */
+    public List<NDArray> trainable(boolean freezeA, boolean withQa) {
+        List<NDArray> out = new ArrayList<>();
+        for (Parameter p : adapters.loraParameters()) {
+            if (!(freezeA && p.name().endsWith(".lora_A.weight"))) {
+                out.add(p.array());
+            }
+        }
+        head.parameters().forEach(p -> out.add(p.array()));
+        if (withQa) {
+            adapters.qaParameters().forEach(p -> out.add(p.array()));
+        }
+        return out;
     }
 
     /** Mean cross-entropy of logits (B, K) against labels (B). */
