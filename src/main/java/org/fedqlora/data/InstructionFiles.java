@@ -179,7 +179,7 @@ public final class InstructionFiles {
         }
         String instruction = text(where, row, "instruction", line, false);
         String input = row.has("input") ? text(where, row, "input", line, true) : "";
-        String output = text(where, row, "output", line, false);
+        String output = text(where, row, "output", line, true);
         if (output.isBlank()) {
             throw new DataException(where + ": 'output' is empty: an example needs an answer to train on. The line: "
                     + Messages.preview(line));
