@@ -23,7 +23,7 @@ public record ModelFolder(String name, Path dir, JsonNode config, TensorSource w
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Model types this build can run. */
-    public static final List<String> SUPPORTED_TYPES = List.of("bert", "distilbert");
+    public static final List<String> SUPPORTED_TYPES = List.of("bert", "distilbert", "llama", "mistral", "qwen2");
 
     /** Opens a folder, checking everything a later step would trip over. */
     public static ModelFolder open(Path dir, String name) {
@@ -63,6 +63,11 @@ public record ModelFolder(String name, Path dir, JsonNode config, TensorSource w
 
     public String modelType() {
         return config.path("model_type").asText();
+    }
+
+    /** Whether the folder holds a causal decoder (Llama, Mistral, Qwen2) rather than a BERT-family encoder. */
+    public boolean isDecoder() {
+        return org.fedqlora.model.llama.LlamaConfig.SUPPORTED_TYPES.contains(modelType());
     }
 
     /** The name recorded as {@code base_model_name_or_path} in exported adapters. */

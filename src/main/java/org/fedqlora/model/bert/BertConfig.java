@@ -1,6 +1,7 @@
 package org.fedqlora.model.bert;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.fedqlora.model.ModelConfig;
 import org.fedqlora.model.ModelException;
 
 /**
@@ -18,7 +19,8 @@ import org.fedqlora.model.ModelException;
  * @param padTokenId     id used to pad batches
  */
 public record BertConfig(String modelType, int hidden, int heads, int layers, int intermediate, int vocab,
-                         int maxPositions, int typeVocab, float layerNormEps, int padTokenId) {
+                         int maxPositions, int typeVocab, float layerNormEps, int padTokenId)
+        implements ModelConfig {
 
     public BertConfig {
         if (hidden % heads != 0) {
