@@ -235,4 +235,31 @@ class GenerateCommandTest {
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("error:").contains("'yarn'").contains("supported: llama3").doesNotContain("\tat ");
     }
+
+    /**
+     * --chat renders the prompt as a user turn with the model's template: the Qwen2.5 template (test resources)
+     * on the tiny Qwen2 gives the prompt ids of the string that template defines, generation prompt included.
+     */
+    @Test
+    void chatRendersThePromptWithTheModelsTemplate() throws IOException {
+        Path v = dir.resolve("qwen-chat");
+        Files.createDirectories(v);
+        Path src = Fixtures.model("qwen2-tiny");
+        for (String n : List.of("config.json", "model.safetensors", "tokenizer.json")) {
+            Files.copy(src.resolve(n), v.resolve(n));
+        }
+        Files.copy(Fixtures.resource("chat/qwen2.5-instruct/tokenizer_config.json"), v.resolve("tokenizer_config.json"));
+        String rendered = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                + "<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n";
+        long[] expected;
+        try (var tok = ai.djl.huggingface.tokenizers.HuggingFaceTokenizer.newInstance(v.resolve("tokenizer.json"),
+                Map.of("addSpecialTokens", "false"))) {
+            expected = tok.encode(rendered, false, false).getIds();
+        }
+
+        Out r = run("generate", "--model", v.toString(), "--chat", "--prompt", "hello there", "--max-new-tokens", "3", "--json");
+
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(longs(new ObjectMapper().readTree(r.out()).get("prompt_ids"))).containsExactly(expected);
+    }
 }
