@@ -29,7 +29,7 @@ public final class TextEncoder implements AutoCloseable {
     }
 
     public static TextEncoder load(ModelFolder folder, BaseWeightFactory baseWeights, int maxLength) {
-        BertConfig cfg = BertConfig.fromJson(folder.config());
+        BertConfig cfg = BertConfig.fromJson(folder.config(), folder.dir().resolve("config.json").toString());
         int max = maxLength <= 0 ? cfg.maxPositions() : Math.min(maxLength, cfg.maxPositions());
         NDManager m = Engines.newManager();
         try {
