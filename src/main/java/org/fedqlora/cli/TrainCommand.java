@@ -68,20 +68,12 @@ public final class TrainCommand implements Callable<Integer> {
     @Range(min = 0, max = 1, maxExclusive = true) @Option(names = "--lora-dropout", defaultValue = "0.0") float loraDropout;
     @Option(names = "--targets", defaultValue = "query,value", split = ",",
             description = "LoRA targets (HF names or suffixes; default: ${DEFAULT-VALUE}).") List<String> targets;
-<<<<<<< HEAD
     @Option(names = "--pooling", defaultValue = "auto",
             description = "auto (mean for encoders, last token for decoders), mean, cls or last") String pooling;
-    @Option(names = "--epochs", defaultValue = "1") int epochs;
-    @Option(names = "--steps", defaultValue = "0", description = "Train this many steps instead of --epochs.") int steps;
-    @Option(names = "--batch", defaultValue = "16") int batch;
-    @Option(names = "--max-length", defaultValue = "128") int maxLength;
-=======
-    @Option(names = "--pooling", defaultValue = "mean", description = "mean or cls") String pooling;
     @Range(min = 1, max = 100_000) @Option(names = "--epochs", defaultValue = "1") int epochs;
     @Range(min = 1, max = 1e9, zero = "train --epochs passes") @Option(names = "--steps", defaultValue = "0", description = "Train this many steps instead of --epochs.") int steps;
     @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "16") int batch;
     @Range(min = 3, max = 1 << 20) @Option(names = "--max-length", defaultValue = "128") int maxLength;
->>>>>>> wip-hardening
     @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd") String optimizer;
     @Range(min = 0, max = 10, minExclusive = true) @Option(names = "--lr", defaultValue = "1e-3") float lr;
     @Range(min = 0, max = 100) @Option(names = "--weight-decay", defaultValue = "0.0") float weightDecay;
@@ -101,15 +93,10 @@ public final class TrainCommand implements Callable<Integer> {
         LoraConfig lora = new LoraConfig(loraRank, loraAlpha, loraDropout, targets);
         TrainOptions options = new TrainOptions(epochs, steps, batch, Optimizer.Kind.parse(optimizer), lr, weightDecay,
                 momentum, maxGradNorm, warmup, !noDecay, seed, evalEvery, 0f);
-<<<<<<< HEAD
         if (!pooling.equalsIgnoreCase("auto")) {
             Pooling.parse(pooling);   // fail before loading anything
         }
-        Outputs.prepareDir(out, overwrite);
-=======
-        Pooling pool = Pooling.parse(pooling);
         Outputs.checkDir(out, overwrite);
->>>>>>> wip-hardening
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
         Dataset test;

@@ -32,11 +32,9 @@ public final class TextEncoder implements AutoCloseable {
     }
 
     public static TextEncoder load(ModelFolder folder, BaseWeightFactory baseWeights, int maxLength) {
-<<<<<<< HEAD
-        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config()) : BertConfig.fromJson(folder.config());
-=======
-        BertConfig cfg = BertConfig.fromJson(folder.config(), folder.dir().resolve("config.json").toString());
->>>>>>> wip-hardening
+        String file = folder.dir().resolve("config.json").toString();
+        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config())
+                : BertConfig.fromJson(folder.config(), file);
         int max = maxLength <= 0 ? cfg.maxPositions() : Math.min(maxLength, cfg.maxPositions());
         NDManager m = Engines.newManager();
         try {
