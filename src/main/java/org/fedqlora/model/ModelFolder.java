@@ -49,7 +49,11 @@ public record ModelFolder(String name, Path dir, JsonNode config, TensorSource w
                     + String.join(", ", SUPPORTED_TYPES));
         }
         // every field the family reads, range-checked before any weight is touched
-        org.fedqlora.model.bert.BertConfig.fromJson(config, configPath.toString());
+        if (org.fedqlora.model.llama.LlamaConfig.SUPPORTED_TYPES.contains(type)) {
+            org.fedqlora.model.llama.LlamaConfig.fromJson(config);
+        } else {
+            org.fedqlora.model.bert.BertConfig.fromJson(config, configPath.toString());
+        }
         Path tokenizer = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(tokenizer)) {
             throw new ModelException(dir + " has no tokenizer.json; save the fast tokenizer with "
