@@ -32,7 +32,9 @@ public final class TextEncoder implements AutoCloseable {
     }
 
     public static TextEncoder load(ModelFolder folder, BaseWeightFactory baseWeights, int maxLength) {
-        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config()) : BertConfig.fromJson(folder.config());
+        String file = folder.dir().resolve("config.json").toString();
+        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config())
+                : BertConfig.fromJson(folder.config(), file);
         int max = maxLength <= 0 ? cfg.maxPositions() : Math.min(maxLength, cfg.maxPositions());
         NDManager m = Engines.newManager();
         try {
