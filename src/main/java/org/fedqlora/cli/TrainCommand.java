@@ -68,7 +68,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lora-dropout", defaultValue = "0.0") float loraDropout;
     @Option(names = "--targets", defaultValue = "query,value", split = ",",
             description = "LoRA targets (HF names or suffixes; default: ${DEFAULT-VALUE}).") List<String> targets;
-    @Option(names = "--pooling", defaultValue = "mean", description = "mean or cls") String pooling;
+    @Option(names = "--pooling", defaultValue = "auto",
+            description = "auto (mean for encoders, last token for decoders), mean, cls or last") String pooling;
     @Option(names = "--epochs", defaultValue = "1") int epochs;
     @Option(names = "--steps", defaultValue = "0", description = "Train this many steps instead of --epochs.") int steps;
     @Option(names = "--batch", defaultValue = "16") int batch;
@@ -92,7 +93,9 @@ public final class TrainCommand implements Callable<Integer> {
         LoraConfig lora = new LoraConfig(loraRank, loraAlpha, loraDropout, targets);
         TrainOptions options = new TrainOptions(epochs, steps, batch, Optimizer.Kind.parse(optimizer), lr, weightDecay,
                 momentum, maxGradNorm, warmup, !noDecay, seed, evalEvery, 0f);
-        Pooling pool = Pooling.parse(pooling);
+        if (!pooling.equalsIgnoreCase("auto")) {
+            Pooling.parse(pooling);   // fail before loading anything
+        }
         Outputs.prepareDir(out, overwrite);
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
@@ -111,6 +114,7 @@ public final class TrainCommand implements Callable<Integer> {
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED, maxLength)) {
             System.err.printf(Locale.ROOT, "model: %s, base %s%s, loaded in %.1f s%n", folder.name(), qm.format(),
                     qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", (System.nanoTime() - t0) / 1e9);
+            Pooling pool = Pooling.parse(pooling, qm.encoder().encoder());
             var tok = qm.encoder().tokenizer();
             long pad = qm.encoder().encoder().config().padTokenId();
             EncodedExamples trainEx = EncodedExamples.of(train.examples(), tok, pad);

@@ -12,13 +12,18 @@ public enum Pooling {
     /** The last real (non-padding) token, with right or left padding: what HF's *ForSequenceClassification decoders use. */
     LAST;
 
+    /** {@code auto} (the backbone's own default: mean for encoders, last for decoders), or a pooling's name. */
+    public static Pooling parse(String s, Backbone backbone) {
+        return s.equalsIgnoreCase("auto") ? backbone.defaultPooling() : parse(s);
+    }
+
     public static Pooling parse(String s) {
         for (Pooling p : values()) {
             if (p.name().equalsIgnoreCase(s)) {
                 return p;
             }
         }
-        throw new IllegalArgumentException("unknown pooling '" + s + "' (valid: mean, cls, last)");
+        throw new org.fedqlora.UserException("unknown pooling '" + s + "' (valid: auto, mean, cls, last)");
     }
 
     /** hidden: (B, T, C), mask: (B, T) int64 → (B, C). */

@@ -129,6 +129,13 @@ public final class LlamaModel implements Backbone {
     private static final List<String> ROLES = List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
             "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj");
 
+    /**
+     * Family-independent roles (what {@link org.fedqlora.adapter.Targets} also matches): q/k/v answer to BERT's
+     * query/key/value, so the default targets "query,value" select q_proj and v_proj; the others keep their HF name.
+     */
+    private static final List<String> ROLE_NAMES = List.of("query", "key", "value", "o_proj", "gate_proj", "up_proj",
+            "down_proj");
+
     /** {out, in} of a projection. */
     private static int[] dims(LlamaConfig c, String role) {
         int C = c.hidden(), q = c.heads() * c.headDim(), kv = c.kvHeads() * c.headDim(), F = c.intermediate();
@@ -156,8 +163,7 @@ public final class LlamaModel implements Backbone {
         String tensor = prefix + "layers." + layer + "." + role;
         int[] d = dims(c, role);
         NDArray bias = hasBias(c, role) ? HostArrays.toNd(m, w.get(tensor + ".bias")) : null;
-        String shortRole = role.substring(role.indexOf('.') + 1);
-        return new Linear(module, shortRole, f.create(module, tensor + ".weight", w, d[0], d[1], m), bias);
+        return new Linear(module, ROLE_NAMES.get(ROLES.indexOf(role)), f.create(module, tensor + ".weight", w, d[0], d[1], m), bias);
     }
 
     /**
@@ -280,14 +286,14 @@ public final class LlamaModel implements Backbone {
     }
 
     /** cos and sin of position · inverse frequency, each (B, 1, T, D), the half repeated (rotate-half layout). */
-    private NDArray[] rope(NDManager step, NDArray pos) {
+    NDArray[] rope(NDManager step, NDArray pos) {
         NDArray angles = pos.toType(DataType.FLOAT32, false).expandDims(-1).mul(invFreq);   // (B, T, D/2)
         NDArray emb = angles.concat(angles, -1).expandDims(1);                               // (B, 1, T, D)
         return new NDArray[] {emb.cos(), emb.sin()};
     }
 
     /** x·cos + rotate_half(x)·sin, rotate_half(x) = (−x₂, x₁) with x₁, x₂ the two halves of the last axis. */
-    private static NDArray rotate(NDArray x, NDArray[] cosSin) {
+    static NDArray rotate(NDArray x, NDArray[] cosSin) {
         long half = x.getShape().get(3) / 2;
         NDArray x1 = x.get(new NDIndex("..., :{}", half));
         NDArray x2 = x.get(new NDIndex("..., {}:", half));
