@@ -40,6 +40,11 @@ public final class PeftFormat {
     }
 
     public static void write(Path dir, AdapterSet adapters, String baseModel) throws IOException {
+        write(dir, adapters, baseModel, null);
+    }
+
+    /** As above, with PEFT's {@code task_type} ({@code "CAUSAL_LM"} for a decoder's language-model adapter), or null. */
+    public static void write(Path dir, AdapterSet adapters, String baseModel, String taskType) throws IOException {
         Files.createDirectories(dir);
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
         adapters.loraState().forEach((name, t) -> w.put(PREFIX + name, t));
@@ -47,7 +52,11 @@ public final class PeftFormat {
         LoraConfig c = adapters.loraConfig();
         ObjectNode cfg = JSON.createObjectNode();
         cfg.put("peft_type", "LORA");
-        cfg.putNull("task_type");
+        if (taskType == null) {
+            cfg.putNull("task_type");
+        } else {
+            cfg.put("task_type", taskType);
+        }
         cfg.put("base_model_name_or_path", baseModel);
         cfg.put("r", c.rank());
         cfg.put("lora_alpha", c.alpha());
