@@ -165,7 +165,8 @@ public final class TrainCommand implements Callable<Integer> {
                       Trainer.Result result, Metrics finalEval, Pooling pool, LoraConfig lora, QuantSpec spec, QaSpec qa)
             throws java.io.IOException {
         ObjectMapper json = new ObjectMapper();
-        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName());
+        String baseHash = folder.contentHash();
+        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName(), baseHash, null);
         SafetensorsWriter hw = new SafetensorsWriter();
         head.state().forEach(hw::put);
         hw.write(out.resolve("head.safetensors"));
@@ -175,6 +176,7 @@ public final class TrainCommand implements Callable<Integer> {
         h.set("labels", json.valueToTree(train.labels().labels()));
         h.put("hidden_size", qm.encoder().encoder().config().hidden());
         h.put("base_model", folder.baseModelName());
+        h.put(org.fedqlora.model.BaseModelHash.KEY, baseHash);
         h.put("format", qm.format());
         h.put("group_size", spec.groupSize());
         h.put("double_quant", spec.doubleQuant());

@@ -210,11 +210,12 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void emptyFileGivesTheDefaults(@TempDir Path dir) throws IOException {
+    void emptyFileIsRefusedRatherThanRunningEveryDefault(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("empty.yaml");
         Files.writeString(file, "# nothing\n");
 
-        assertThat(ConfigLoader.load(file, List.of())).isEqualTo(SimConfig.defaults());
+        assertThatThrownBy(() -> ConfigLoader.load(file, List.of())).isInstanceOf(UserException.class)
+                .hasMessageContaining("empty.yaml is empty").hasMessageContaining("--preset demo");
     }
 
     @Test
