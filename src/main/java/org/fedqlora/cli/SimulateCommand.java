@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
                 "  fedqlora simulate --config my.yaml --out runs/x --resume      # continue an interrupted run",
                 "",
                 "Outputs in --out: config.yaml, partition.json, metrics.jsonl, summary.json, report.html (open it in a",
-                "browser), checkpoints/. Presets: demo, paper. Unknown keys are rejected with the list of valid ones."})
+                "browser), checkpoints/. Presets: demo, paper, privacy. Unknown keys are rejected with the list of valid ones."})
 public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "Experiment config (YAML).") Path config;
     @Option(names = "--preset", paramLabel = "NAME", description = "A built-in config: demo or paper.") String preset;

@@ -221,7 +221,7 @@ class ConfigLoaderTest {
 
     @Test
     void everyListedPresetLoads() {
-        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper");
+        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "privacy");
         for (String name : ConfigLoader.presets()) {
             assertThat(ConfigLoader.loadPreset(name, List.of())).isNotNull();
         }
@@ -243,6 +243,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void privacyPresetComparesTheMethodsOverBudgetsAndWithoutDp() {
+        SimConfig c = ConfigLoader.loadPreset("privacy", List.of());
+
+        assertThat(c.methods()).containsExactly("lora", "ffa-lora", "fedqlora");
+        assertThat(c.clientFormats()).extracting(QuantFormat::id).containsOnly("nf2", "nf4");
+        assertThat(c.runs()).hasSize(4);
+        assertThat(c.runs()).extracting(r -> r.config().privacy().mode()).containsOnlyOnce("none");
+        assertThat(c.runs()).filteredOn(r -> r.config().privacy().enabled())
+                .extracting(r -> r.config().privacy().targetEpsilon()).containsExactly(8.0, 100.0, 1000.0);
+    }
+
+    @Test
     void presetCanBeOverriddenBySet() {
         SimConfig c = ConfigLoader.loadPreset("paper", List.of("seeds=[]", "sweep.clients=[4]", "experiments=[]"));
 
@@ -255,7 +267,7 @@ class ConfigLoaderTest {
     void unknownPresetListsThePresets() {
         assertThatThrownBy(() -> ConfigLoader.loadPreset("papr", List.of()))
                 .isInstanceOf(UserException.class)
-                .hasMessageContaining("unknown preset 'papr' (did you mean 'paper'?); presets: demo, paper");
+                .hasMessageContaining("unknown preset 'papr' (did you mean 'paper'?); presets: demo, paper, privacy");
         assertThatThrownBy(() -> ConfigLoader.loadPreset("my.yaml", List.of()))
                 .hasMessageContaining("use --config");
     }
