@@ -111,8 +111,12 @@ public final class Server {
         long start = System.nanoTime();
         Map<String, FitIns> fitIns = strategy.configureFit(round, global, transport.availableClients(),
                 random(config.seed(), round, Failure.FIT));
-        PhaseResult<FitRes> fit = transport.fit(fitIns);
-        FitAggregate aggregate = strategy.aggregateFit(round, global, fit.results(), fit.failures());
+        Optional<RunningMean> folded = transport.foldsUpdates() ? strategy.fitAccumulator(round, global)
+                : Optional.empty();
+        PhaseResult<FitRes> fit = folded.isPresent() ? transport.fit(fitIns, folded.get()) : transport.fit(fitIns);
+        FitAggregate aggregate = folded.isPresent()
+                ? strategy.aggregateFit(round, global, folded.get(), fit.results(), fit.failures())
+                : strategy.aggregateFit(round, global, fit.results(), fit.failures());
         Map<String, HostTensor> next = aggregate.parameters().orElse(global);
         Optional<EvaluationReport> evaluation = Optional.empty();
         long bytesDown = fit.bytesDown();

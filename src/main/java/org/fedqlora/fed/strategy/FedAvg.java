@@ -12,6 +12,7 @@ import org.fedqlora.fed.FitAggregate;
 import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
+import org.fedqlora.fed.RunningMean;
 import org.fedqlora.fed.Strategy;
 import org.fedqlora.tensor.HostTensor;
 
@@ -150,6 +151,27 @@ public final class FedAvg implements Strategy {
     @Override
     public Optional<String> stopBefore(int round) {
         return aggregator.stopBefore(round);
+    }
+
+    /** Streaming aggregation: the same weighted mean, folded as updates arrive ({@link RunningMean}). */
+    @Override
+    public Optional<RunningMean> fitAccumulator(int round, Map<String, HostTensor> global) {
+        return Optional.of(new RunningMean());
+    }
+
+    @Override
+    public FitAggregate aggregateFit(int round, Map<String, HostTensor> global, RunningMean folded,
+                                     List<FitRes> results, List<Failure> failures) {
+        Map<String, Double> metrics = Aggregation.fitMetrics(results);
+        var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
+        if (rejection.isPresent()) {
+            return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
+        }
+        if (folded.count() != results.size()) {
+            throw new IllegalStateException("round " + round + ": " + folded.count() + " updates folded but "
+                    + results.size() + " results reported; the transport must fold exactly the results it returns");
+        }
+        return FitAggregate.accepted(optimizer.step(global, folded.mean()), metrics);
     }
 
     @Override
