@@ -10,6 +10,7 @@ import org.fedqlora.fed.FailurePolicy;
 import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
+import org.fedqlora.fed.Transport;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.quant.QuantFormat;
@@ -27,6 +28,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * One method over all rounds of one run: builds the clients, runs the federated core's {@link Server} over an
@@ -47,6 +49,35 @@ final class MethodRun {
         void round(Method method, int round, int rounds, RoundRecord record);
     }
 
+    /** A client as the server-side bookkeeping sees it (metric lines, checkpoints). */
+    interface Participant {
+        String id();
+
+        int index();
+
+        QuantFormat format();
+
+        int trainSize();
+
+        /** What a checkpoint must hold to resume this client (empty for a client whose state lives elsewhere). */
+        Map<String, HostTensor> state();
+
+        void restore(Map<String, HostTensor> state);
+    }
+
+    /**
+     * How the rounds reach the clients: in memory (simulation) or over a network (deployment).
+     *
+     * @param participants       the clients known now (may grow in a deployment)
+     * @param transport          opens the transport for this method
+     * @param minEvaluateClients evaluation samples at least this many
+     * @param retries            times a round rejected by the failure policy is run again
+     * @param endRound           called after every round
+     */
+    record Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
+                      int minEvaluateClients, int retries, Runnable endRound) {
+    }
+
     private MethodRun() {
     }
 
@@ -65,11 +96,13 @@ final class MethodRun {
             simClients.add(sc);
             clients.put(sc.id(), sc);
         }
-        return runRounds(c, method, simClients, clients, initial, ckpt, ctx, listener);
+        Federation inMemory = new Federation(() -> simClients, () -> new InMemoryTransport(clients), c.clients(), 0,
+                ctx::endRound);
+        return runRounds(c, method, inMemory, initial, ckpt, listener);
     }
 
-    private static Result runRounds(SimConfig c, Method method, List<SimClient> simClients, Map<String, Client> clients,
-                                    Map<String, HostTensor> initial, Checkpoint ckpt, SimContext ctx, Listener listener) {
+    static Result runRounds(SimConfig c, Method method, Federation federation, Map<String, HostTensor> initial,
+                            Checkpoint ckpt, Listener listener) {
         ServerOptimizer opt = switch (c.server().optimizer()) {
             case "fedavgm" -> ServerOptimizer.momentum(c.server().lr(), c.server().momentum());
             case "fedadam" -> ServerOptimizer.adam(c.server().lr(), c.server().beta1(), c.server().beta2(), c.server().tau());
@@ -77,7 +110,7 @@ final class MethodRun {
         };
         FedAvg.Config fc = FedAvg.Config.defaults()
                 .withFitSampling(c.fraction(), Math.min(c.failure().minClients(), c.clients()))
-                .withEvaluateSampling(1.0, c.clients())
+                .withEvaluateSampling(1.0, federation.minEvaluateClients())
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
         FedAvg strategy = new FedAvg(fc, initial, opt);
@@ -98,16 +131,18 @@ final class MethodRun {
             seconds[0] = progress.get("seconds").asDouble();
             global = ckpt.global(done);
             strategy.restoreState(ckpt.strategy(done));
-            for (SimClient sc : simClients) {
+            for (Participant sc : federation.participants().get()) {
                 sc.restore(ckpt.client(sc.index(), done));
             }
             start = done + 1;
         }
         if (start <= c.rounds()) {
-            try (InMemoryTransport transport = new InMemoryTransport(clients)) {
-                Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed()));
+            try (Transport transport = federation.transport().get()) {
+                Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed(),
+                        federation.retries()));
                 Consumer<RoundReport> onRound = report -> {
-                    ctx.endRound();
+                    federation.endRound().run();
+                    List<? extends Participant> simClients = federation.participants().get();
                     bytes[0] += report.bytesUp();
                     bytes[1] += report.bytesDown();
                     seconds[0] += report.seconds();
@@ -131,15 +166,15 @@ final class MethodRun {
     }
 
     /** Metric lines for a round, and its record when the round was evaluated. */
-    private static RoundRecord record(SimConfig c, Method method, List<SimClient> clients, RoundReport report,
-                                      List<ObjectNode> lines) {
-        Map<String, SimClient> byId = new LinkedHashMap<>();
+    private static RoundRecord record(SimConfig c, Method method, List<? extends Participant> clients,
+                                      RoundReport report, List<ObjectNode> lines) {
+        Map<String, Participant> byId = new LinkedHashMap<>();
         clients.forEach(sc -> byId.put(sc.id(), sc));
-        List<QuantFormat> formats = c.clientFormats();
+        List<QuantFormat> formats = clients.stream().map(Participant::format).toList();
         double lossSum = 0;
         int lossN = 0;
         for (var e : report.clientMetrics().entrySet()) {
-            SimClient sc = byId.get(e.getKey());
+            Participant sc = byId.get(e.getKey());
             ObjectNode l = line(method, report.round(), sc, formats, "train");
             Double loss = e.getValue().get("train_loss");
             l.put("train_loss", loss);
@@ -156,7 +191,7 @@ final class MethodRun {
         List<double[]> perClient = new ArrayList<>(); // accuracy, macro-F1, local accuracy
         Map<String, List<double[]>> byFormat = new TreeMap<>();
         for (EvaluateRes r : report.evaluation().get().results()) {
-            SimClient sc = byId.get(r.clientId());
+            Participant sc = byId.get(r.clientId());
             Map<String, Double> m = r.metrics();
             ObjectNode g = line(method, report.round(), sc, formats, "global");
             g.put("accuracy", m.get("accuracy"));
@@ -185,7 +220,7 @@ final class MethodRun {
                 lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp(), report.bytesDown(), report.seconds());
     }
 
-    private static ObjectNode line(Method method, int round, SimClient sc, List<QuantFormat> formats, String split) {
+    private static ObjectNode line(Method method, int round, Participant sc, List<QuantFormat> formats, String split) {
         ObjectNode l = JSON.createObjectNode();
         l.put("method", method.id);
         l.put("round", round);

@@ -93,7 +93,7 @@ public final class Simulation {
         }
     }
 
-    private static void prepare(SimConfig config, Path out, boolean resume) {
+    static void prepare(SimConfig config, Path out, boolean resume) {
         String fingerprint = ConfigWriter.fingerprint(config);
         try {
             if (resume) {
@@ -209,7 +209,7 @@ public final class Simulation {
     }
 
     /** The shared starting point of every method: LoRA (A Kaiming-uniform, B zero) and the head, from the seed. */
-    private static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
+    static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
         LoraConfig lora = new LoraConfig(c.lora().rank(), (float) c.lora().alpha(), (float) c.lora().dropout(),
                 c.lora().targets());
         Map<String, HostTensor> init = new LinkedHashMap<>();
@@ -264,7 +264,7 @@ public final class Simulation {
         return p;
     }
 
-    private static byte[] pretty(JsonNode n) {
+    static byte[] pretty(JsonNode n) {
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n);
         } catch (IOException e) {
@@ -282,7 +282,7 @@ public final class Simulation {
         }
     }
 
-    private static void writeMetricsLines(Path file, List<ObjectNode> lines) {
+    static void writeMetricsLines(Path file, List<ObjectNode> lines) {
         try {
             Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".metrics", ".tmp");
             try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {

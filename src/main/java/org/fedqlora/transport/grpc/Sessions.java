@@ -89,7 +89,7 @@ final class Sessions {
         final Deque<Task> queue = new ArrayDeque<>();
         final Map<String, Task> outstanding = new LinkedHashMap<>();
         int activePulls;
-        long lastPullEndNanos = System.nanoTime();
+        long lastPullEndNanos = System.nanoTime() - TimeUnit.HOURS.toNanos(1); // connected from its first pull
         boolean left;
         boolean doneSent;
         Pull waiting;
