@@ -91,6 +91,9 @@ public final class ClientCommand implements Callable<Integer> {
             throw new UncheckedIOException("cannot create --state-dir " + stateDir, e);
         }
         String hash = ModelHash.of(Models.open(model));
+        // load the engine here: torch's grad mode is per thread, and the worker thread must see the same mode as
+        // simulate's training thread
+        org.fedqlora.engine.Engines.get();
         DeployedClient.Models models = new DeployedClient.Models(model, stateDir);
         List<DeployedClient> deployed = new ArrayList<>();
         for (int k = 0; k < virtual; k++) {

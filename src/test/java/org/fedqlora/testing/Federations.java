@@ -102,6 +102,7 @@ public final class Federations {
                 "org.fedqlora.cli.Main"));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("OMP_WAIT_POLICY", "PASSIVE"); // several torch processes share the cores
         return pb.start();
     }
 
