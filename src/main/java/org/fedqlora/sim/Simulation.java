@@ -114,6 +114,23 @@ public final class Simulation {
         }
     }
 
+    /**
+     * The run folder of a deployed federation ({@code fedqlora server}): a fresh folder gets its identity (config
+     * fingerprint and base-model hash; the data stay on the clients, so no data file is hashed), and {@code resume}
+     * verifies it.
+     */
+    static void prepare(SimConfig config, Path out, boolean resume) {
+        if (!resume) {
+            RunState.checkFresh(out);
+        }
+        RunState.Identity id = RunState.identity(config, model -> Models.open(model).contentHash(), false);
+        if (resume) {
+            RunState.checkResume(out, config, id);
+        } else {
+            RunState.create(out, config, id);
+        }
+    }
+
     /** Loads every run's data and every base model its methods need (kept for the runs). */
     private void preflight() {
         for (Run run : config.runs()) {
@@ -214,7 +231,7 @@ public final class Simulation {
     }
 
     /** The shared starting point of every method: LoRA (A Kaiming-uniform, B zero) and the head, from the seed. */
-    private static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
+    static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
         LoraConfig lora = new LoraConfig(c.lora().rank(), (float) c.lora().alpha(), (float) c.lora().dropout(),
                 c.lora().targets());
         Map<String, HostTensor> init = new LinkedHashMap<>();
@@ -269,7 +286,7 @@ public final class Simulation {
         return p;
     }
 
-    private static byte[] pretty(JsonNode n) {
+    static byte[] pretty(JsonNode n) {
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n);
         } catch (IOException e) {
@@ -287,7 +304,7 @@ public final class Simulation {
         }
     }
 
-    private static void writeMetricsLines(Path file, List<ObjectNode> lines) {
+    static void writeMetricsLines(Path file, List<ObjectNode> lines) {
         try {
             Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".metrics", ".tmp");
             try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
