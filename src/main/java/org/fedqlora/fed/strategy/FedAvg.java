@@ -1,6 +1,7 @@
 package org.fedqlora.fed.strategy;
 
 import org.fedqlora.fed.Aggregation;
+import org.fedqlora.fed.AveragingStrategy;
 import org.fedqlora.fed.ClientSampling;
 import org.fedqlora.fed.EvaluateAggregate;
 import org.fedqlora.fed.EvaluateIns;
@@ -11,7 +12,6 @@ import org.fedqlora.fed.FitAggregate;
 import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
-import org.fedqlora.fed.Strategy;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.List;
@@ -28,7 +28,7 @@ import java.util.random.RandomGenerator;
  * counts or not according to the {@link FailurePolicy}; a rejected round leaves parameters and optimizer state alone.
  * With {@link Config#proximalMu()} &gt; 0 it is FedProx: μ goes to clients under {@link FedProx#MU_KEY}.
  */
-public final class FedAvg implements Strategy {
+public final class FedAvg implements AveragingStrategy {
     /**
      * @param fractionFit        fraction of available clients sampled for training, in (0, 1]
      * @param minFitClients      at least this many train in every round (≥ 1)
@@ -123,12 +123,23 @@ public final class FedAvg implements Strategy {
     @Override
     public FitAggregate aggregateFit(int round, Map<String, HostTensor> global, List<FitRes> results,
                                      List<Failure> failures) {
+        var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
+        if (rejection.isPresent()) {
+            return FitAggregate.rejected("round " + round + ": " + rejection.get(), Aggregation.fitMetrics(results));
+        }
+        return aggregateMean(round, global, Aggregation.weightedMean(results), results, failures);
+    }
+
+    /** The failure policy, then the server optimizer's step from the (e.g. securely aggregated) mean. */
+    @Override
+    public FitAggregate aggregateMean(int round, Map<String, HostTensor> global, Map<String, HostTensor> mean,
+                                      List<FitRes> results, List<Failure> failures) {
         Map<String, Double> metrics = Aggregation.fitMetrics(results);
         var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
         if (rejection.isPresent()) {
             return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
         }
-        return FitAggregate.accepted(optimizer.step(global, Aggregation.weightedMean(results)), metrics);
+        return FitAggregate.accepted(optimizer.step(global, mean), metrics);
     }
 
     @Override

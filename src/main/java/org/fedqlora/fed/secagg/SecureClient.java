@@ -1,0 +1,108 @@
+package org.fedqlora.fed.secagg;
+
+import org.fedqlora.fed.Client;
+import org.fedqlora.fed.EvaluateIns;
+import org.fedqlora.fed.EvaluateRes;
+import org.fedqlora.fed.FitIns;
+import org.fedqlora.fed.FitRes;
+import org.fedqlora.fed.Parameters;
+import org.fedqlora.tensor.HostTensor;
+
+import java.security.SecureRandom;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * The client side of secure aggregation around any {@link Client}: {@link #fit} trains as usual but keeps the
+ * result, and answers the server with an empty parameter map (metrics only); the update Δ = x_local − x_global of
+ * every shared tensor then leaves the client only masked, in the secure-aggregation session that follows
+ * ({@link #handle}). Evaluation is passed through. The update is forgotten once the session ends or a new round
+ * starts.
+ */
+public final class SecureClient implements Client, InProcessChannel.Participant {
+    private record Pending(int round, SecureUpdates.Layout layout, Map<String, float[]> update, long weight) {
+    }
+
+    private final String id;
+    private final Client inner;
+    private final SecAggPrivacy privacy;
+    private final SecureRandom random;
+    private Pending pending;
+    private SecAggClient session;
+    private int lastClamped;
+
+    public SecureClient(String id, Client inner, SecAggPrivacy privacy, SecureRandom random) {
+        this.id = Objects.requireNonNull(id, "id");
+        this.inner = Objects.requireNonNull(inner, "inner");
+        this.privacy = Objects.requireNonNull(privacy, "privacy");
+        this.random = Objects.requireNonNull(random, "random");
+    }
+
+    @Override
+    public FitRes fit(FitIns ins) {
+        pending = null;
+        session = null;
+        FitRes res = inner.fit(ins);
+        SortedMap<String, float[]> update = new TreeMap<>();
+        SortedMap<String, long[]> shapes = new TreeMap<>();
+        res.parameters().forEach((name, tensor) -> {
+            HostTensor global = ins.parameters().get(name);
+            if (global == null) {
+                throw new IllegalArgumentException(id + " shares tensor '" + name + "' that the global parameters "
+                        + "lack; secure aggregation sends updates relative to the global model");
+            }
+            Parameters.requireSameShape(name, global, "the global parameters", tensor, "client '" + id + "'");
+            float[] x = Parameters.floats(name, tensor, "client '" + id + "'");
+            float[] g = Parameters.floats(name, global, "the global parameters");
+            for (int i = 0; i < x.length; i++) {
+                x[i] -= g[i];
+            }
+            update.put(name, x);
+            shapes.put(name, tensor.shape());
+        });
+        Map<String, float[]> toMask = privacy.clientUpdate(ins.round(), id, update);
+        pending = new Pending(ins.round(), SecureUpdates.layout(shapes), toMask,
+                privacy.clientWeight(res.numExamples()));
+        return new FitRes(id, Map.of(), 0, res.metrics());
+    }
+
+    @Override
+    public EvaluateRes evaluate(EvaluateIns ins) {
+        return inner.evaluate(ins);
+    }
+
+    @Override
+    public Message handle(Message request) {
+        if (request.stage() == Stage.SETUP) {
+            session = new SecAggClient(id, random, this::input);
+        } else if (session == null) {
+            throw new SecAggException(id + " has no secure-aggregation session for a " + request.stage()
+                    + " request");
+        }
+        Message reply = session.handle(request);
+        if (request.stage() == Stage.UNMASK) {
+            session = null;
+            pending = null;
+        }
+        return reply;
+    }
+
+    /** How many coordinates of the last masked update were outside ±clip and clamped (0 if none). */
+    public int lastClamped() {
+        return lastClamped;
+    }
+
+    private SecAggClient.Input input(SecAggConfig config) {
+        if (pending == null || pending.round() != config.round()) {
+            throw new SecAggException(id + " has no update for round " + config.round()
+                    + " (it did not train in that round)");
+        }
+        int[] clamped = new int[1];
+        SecAggClient.Input in = SecureUpdates.encode(pending.layout(), pending.update(), pending.weight(), config,
+                clamped);
+        lastClamped = clamped[0];
+        return in;
+    }
+}
