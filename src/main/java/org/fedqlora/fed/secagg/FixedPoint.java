@@ -13,7 +13,7 @@ public final class FixedPoint {
      *
      * @return how many coordinates were outside [−clip, clip] and clamped
      */
-    public static int encode(float[] x, long weight, double clip, double step, int bits, long[] out, int offset) {
+    public static int encode(double[] x, long weight, double clip, double step, int bits, long[] out, int offset) {
         long mask = (1L << bits) - 1;
         int clamped = 0;
         for (int j = 0; j < x.length; j++) {

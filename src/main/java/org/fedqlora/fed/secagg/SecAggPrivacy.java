@@ -17,7 +17,7 @@ public interface SecAggPrivacy {
     };
 
     /** Client side, before quantization: e.g. scale the update to L2 norm ≤ S. Returns the update to mask. */
-    default Map<String, float[]> clientUpdate(int round, String clientId, Map<String, float[]> update) {
+    default Map<String, double[]> clientUpdate(int round, String clientId, Map<String, double[]> update) {
         return update;
     }
 

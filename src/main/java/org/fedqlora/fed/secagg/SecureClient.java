@@ -22,7 +22,7 @@ import java.util.TreeMap;
  * starts.
  */
 public final class SecureClient implements Client, InProcessChannel.Participant {
-    private record Pending(int round, SecureUpdates.Layout layout, Map<String, float[]> update, long weight) {
+    private record Pending(int round, SecureUpdates.Layout layout, Map<String, double[]> update, long weight) {
     }
 
     private final String id;
@@ -45,7 +45,7 @@ public final class SecureClient implements Client, InProcessChannel.Participant 
         pending = null;
         session = null;
         FitRes res = inner.fit(ins);
-        SortedMap<String, float[]> update = new TreeMap<>();
+        SortedMap<String, double[]> update = new TreeMap<>();
         SortedMap<String, long[]> shapes = new TreeMap<>();
         res.parameters().forEach((name, tensor) -> {
             HostTensor global = ins.parameters().get(name);
@@ -56,13 +56,14 @@ public final class SecureClient implements Client, InProcessChannel.Participant 
             Parameters.requireSameShape(name, global, "the global parameters", tensor, "client '" + id + "'");
             float[] x = Parameters.floats(name, tensor, "client '" + id + "'");
             float[] g = Parameters.floats(name, global, "the global parameters");
+            double[] d = new double[x.length];
             for (int i = 0; i < x.length; i++) {
-                x[i] -= g[i];
+                d[i] = (double) x[i] - g[i];   // exact: the difference of two floats of similar magnitude
             }
-            update.put(name, x);
+            update.put(name, d);
             shapes.put(name, tensor.shape());
         });
-        Map<String, float[]> toMask = privacy.clientUpdate(ins.round(), id, update);
+        Map<String, double[]> toMask = privacy.clientUpdate(ins.round(), id, update);
         pending = new Pending(ins.round(), SecureUpdates.layout(shapes), toMask,
                 privacy.clientWeight(res.numExamples()));
         return new FitRes(id, Map.of(), 0, res.metrics());

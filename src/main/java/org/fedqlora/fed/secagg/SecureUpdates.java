@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -95,14 +94,14 @@ public final class SecureUpdates {
      *
      * @param clamped receives the number of coordinates clamped to ±clip (may be null)
      */
-    public static SecAggClient.Input encode(Layout layout, Map<String, float[]> update, long examples,
+    public static SecAggClient.Input encode(Layout layout, Map<String, double[]> update, long examples,
                                             SecAggConfig config, int[] clamped) {
         long w = Math.min(examples, config.maxWeight());
         long[] words = new long[layout.elements() + 1];
         int offset = 0;
         int outside = 0;
         for (Map.Entry<String, long[]> e : layout.shapes().entrySet()) {
-            float[] v = update.get(e.getKey());
+            double[] v = update.get(e.getKey());
             outside += FixedPoint.encode(v, w, config.clip(), config.step(), config.bits(), words, offset);
             offset += v.length;
         }
@@ -138,10 +137,5 @@ public final class SecureUpdates {
     /** Layout of named tensors given as name → shape. */
     public static Layout layout(Map<String, long[]> shapes) {
         return new Layout(new TreeMap<>(shapes));
-    }
-
-    /** An insertion-ordered copy, for callers building updates. */
-    static Map<String, float[]> copy(Map<String, float[]> m) {
-        return new LinkedHashMap<>(m);
     }
 }
