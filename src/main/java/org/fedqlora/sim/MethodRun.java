@@ -10,6 +10,7 @@ import org.fedqlora.fed.FailurePolicy;
 import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
+import org.fedqlora.fed.Strategy;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.quant.QuantFormat;
@@ -80,7 +81,8 @@ final class MethodRun {
                 .withEvaluateSampling(1.0, c.clients())
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
-        FedAvg strategy = new FedAvg(fc, initial, opt);
+        SecAggRun secagg = SecAggRun.of(c, method, new FedAvg(fc, initial, opt), clients);
+        Strategy strategy = secagg.strategy;
         List<RoundRecord> records = new ArrayList<>();
         List<ObjectNode> lines = new ArrayList<>();
         long[] bytes = new long[2];
@@ -104,16 +106,18 @@ final class MethodRun {
             start = done + 1;
         }
         if (start <= c.rounds()) {
-            try (InMemoryTransport transport = new InMemoryTransport(clients)) {
+            try (InMemoryTransport transport = new InMemoryTransport(secagg.clients)) {
                 Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed()));
                 Consumer<RoundReport> onRound = report -> {
                     ctx.endRound();
-                    bytes[0] += report.bytesUp();
-                    bytes[1] += report.bytesDown();
+                    long[] masked = secagg.takeTraffic(); // {down, up} of the secure-aggregation session
+                    secagg.afterRound(method, report.round(), c.secagg().clip());
+                    bytes[0] += report.bytesUp() + masked[1];
+                    bytes[1] += report.bytesDown() + masked[0];
                     seconds[0] += report.seconds();
                     report.failures().forEach(f -> LOG.warn("{} round {}: client {} failed: {}", method.id,
                             report.round(), f.clientId(), f.reason()));
-                    RoundRecord rec = record(c, method, simClients, report, lines);
+                    RoundRecord rec = record(c, method, simClients, report, masked, lines);
                     if (rec != null) {
                         records.add(rec);
                     }
@@ -132,7 +136,7 @@ final class MethodRun {
 
     /** Metric lines for a round, and its record when the round was evaluated. */
     private static RoundRecord record(SimConfig c, Method method, List<SimClient> clients, RoundReport report,
-                                      List<ObjectNode> lines) {
+                                      long[] masked, List<ObjectNode> lines) {
         Map<String, SimClient> byId = new LinkedHashMap<>();
         clients.forEach(sc -> byId.put(sc.id(), sc));
         List<QuantFormat> formats = c.clientFormats();
@@ -182,7 +186,8 @@ final class MethodRun {
         byFormat.forEach((f, vs) -> perFormat.put(f, Map.of("accuracy", mean(vs, 0), "macro_f1", mean(vs, 1))));
         double worst = perClient.stream().mapToDouble(v -> v[0]).min().orElse(Double.NaN);
         return new RoundRecord(report.round(), mean(perClient, 0), mean(perClient, 1), worst, mean(perClient, 2),
-                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp(), report.bytesDown(), report.seconds());
+                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp() + masked[1],
+                report.bytesDown() + masked[0], report.seconds());
     }
 
     private static ObjectNode line(Method method, int round, SimClient sc, List<QuantFormat> formats, String split) {

@@ -62,9 +62,10 @@ class ConfigLoaderTest {
                 "local.proximal_mu", "lora.rank", "lora.alpha", "lora.dropout", "lora.targets", "head.pooling",
                 "qa.rank", "qa.method", "qa.iters", "ifedqlora.refine", "ifedqlora.refine_steps",
                 "ifedqlora.refine_lr", "server.optimizer", "server.lr", "server.momentum", "server.beta1",
-                "server.beta2", "server.tau", "eval.every", "eval.max_examples", "seed", "seeds", "sweep",
-                "experiments");
-        assertThat(Settings.KEYS).hasSize(56);
+                "server.beta2", "server.tau", "eval.every", "eval.max_examples", "secagg.enabled",
+                "secagg.threshold", "secagg.neighbours", "secagg.bits", "secagg.clip", "secagg.max_weight", "seed",
+                "seeds", "sweep", "experiments");
+        assertThat(Settings.KEYS).hasSize(62);
     }
 
     @Test
