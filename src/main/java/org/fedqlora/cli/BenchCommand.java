@@ -51,21 +51,21 @@ public final class BenchCommand implements Runnable {
     public static final class Train implements Callable<Integer> {
         @Option(names = "--model", defaultValue = "minilm") String model;
         @Option(names = "--format", defaultValue = "nf4") String format;
-        @Option(names = "--group-size", defaultValue = "64") int groupSize;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
         @Option(names = "--residency", defaultValue = "dequantized",
                 description = "dequantized (fp32 copy of Q(W), fast) or packed (dequantize every forward).")
         String residency;
-        @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank on every quantized layer (default 0).")
+        @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank on every quantized layer (default 0).")
         int qaRank;
-        @Option(names = "--batch", defaultValue = "16") int batch;
-        @Option(names = "--seq", defaultValue = "128") int seq;
-        @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
-        @Option(names = "--lora-alpha", defaultValue = "16") float loraAlpha;
+        @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "16") int batch;
+        @Range(min = 3, max = 1 << 20) @Option(names = "--seq", defaultValue = "128") int seq;
+        @Range(min = 1, max = 4096) @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
+        @Range(min = 0, max = 1e6, minExclusive = true) @Option(names = "--lora-alpha", defaultValue = "16") float loraAlpha;
         @Option(names = "--targets", defaultValue = "query,value", split = ",") List<String> targets;
         @Option(names = "--optimizer", defaultValue = "adamw") String optimizer;
-        @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).") int steps;
-        @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).") int warmup;
-        @Option(names = "--rss-every", defaultValue = "0", description = "Sample RSS every N steps (0 = off).") int rssEvery;
+        @Range(min = 1, max = 1e9) @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).") int steps;
+        @Range(min = 0, max = 1e9) @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).") int warmup;
+        @Range(min = 1, max = 1e9, zero = "off") @Option(names = "--rss-every", defaultValue = "0", description = "Sample RSS every N steps (0 = off).") int rssEvery;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
 
         @Override

@@ -16,7 +16,6 @@ import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.fed.secagg.InProcessChannel;
 import org.fedqlora.fed.secagg.Message;
-import org.fedqlora.fed.secagg.SecAggPrivacy;
 import org.fedqlora.fed.secagg.SecAggSettings;
 import org.fedqlora.fed.secagg.SecureAggregationStrategy;
 import org.fedqlora.fed.secagg.SecureClient;
@@ -152,7 +151,7 @@ public final class BenchSecAggCommand implements Callable<Integer> {
             // secure: training outside the clock, then the session
             SecureRandom random = new SecureRandom();
             Map<String, SecureClient> secure = new TreeMap<>();
-            plainClients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, SecAggPrivacy.NONE, random)));
+            plainClients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, random)));
             List<FitRes> metricsOnly = new ArrayList<>();
             secure.values().forEach(c -> metricsOnly.add(c.fit(new FitIns(1, global, Map.of()))));
             long[] clientNanos = new long[1];
@@ -169,8 +168,8 @@ public final class BenchSecAggCommand implements Callable<Integer> {
             InProcessChannel channel = new InProcessChannel(timed, (id, m) -> dropping.contains(id)
                     && m.stage().ordinal() >= Stage.MASKED_INPUT.ordinal(), m -> m);
             FedAvg inner = new FedAvg(FedAvg.Config.defaults(), global, ServerOptimizer.average());
-            SecureAggregationStrategy strategy = new SecureAggregationStrategy(inner, channel, settings,
-                    SecAggPrivacy.NONE, random, (Message m) -> { });
+            SecureAggregationStrategy strategy = new SecureAggregationStrategy(inner, channel, settings, random,
+                    (Message m) -> { });
             long t1 = System.nanoTime();
             FitAggregate agg = strategy.aggregateFit(1, global, metricsOnly, List.of());
             double secureTime = (System.nanoTime() - t1) / 1e6;

@@ -53,7 +53,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--adapter", required = true, paramLabel = "DIR") Path adapter;
     @Option(names = "--data", required = true, paramLabel = "FILE") Path data;
     @Option(names = "--format", description = "Base precision (default: the adapter's).") String format;
-    @Option(names = "--batch", defaultValue = "64") int batch;
+    @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "64") int batch;
     @Option(names = "--predictions", paramLabel = "FILE.jsonl") Path predictions;
     @Option(names = "--overwrite", description = "Replace --predictions if it exists.") boolean overwrite;
 
@@ -125,6 +125,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     private void writePredictions(Evaluator.Result r, Dataset test, LabelMap labels) throws IOException {
         ObjectMapper json = new ObjectMapper();
+        Outputs.createDirs(predictions.toAbsolutePath().getParent());
         Path tmp = Files.createTempFile(predictions.toAbsolutePath().getParent(), ".pred", ".tmp");
         try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             for (int i = 0; i < test.size(); i++) {

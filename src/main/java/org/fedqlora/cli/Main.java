@@ -18,6 +18,7 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns the exit code: 0 ok, 2 a user error (message, no stack trace), 1 a bug. */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionStrategy(OptionRanges::execute);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable user = userCause(ex);
             if (user != null) {

@@ -6,19 +6,18 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A strategy whose training aggregate depends on the clients' tensors only through their example-weighted mean
- * ({@link Aggregation#weightedMean}), e.g. FedAvg with any server optimizer (fedavg, fedavgm, fedadam all step from the
- * mean). Secure aggregation reveals only that mean, so it can run exactly these strategies; a strategy that needs
- * individual updates (a median, a trimmed mean, Krum) does not implement this and is refused.
+ * A strategy whose training aggregate depends on the clients' updates only through their sum (FedAvg with any server
+ * optimizer and its {@link Aggregator}: the weighted mean, or DP-FedAvg's clipped, noised mean). Secure aggregation
+ * reveals only that sum, so it can run exactly these strategies; a strategy that needs individual updates (a median,
+ * a trimmed mean, Krum) does not implement this and is refused.
  */
 public interface AveragingStrategy extends Strategy {
     /**
-     * As {@link Strategy#aggregateFit}, given the weighted mean of the clients' tensors instead of the tensors.
+     * As {@link Strategy#aggregateFit}, from the sum of the updates instead of the updates.
      *
-     * @param mean    the example-weighted mean of the tensors the clients sent
-     * @param results the clients that contributed to the mean, for counting and metrics (their parameter maps may
-     *                be empty: under secure aggregation the server never holds them)
+     * @param results the clients in the sum, for counting and metrics (their parameter maps are empty: under secure
+     *                aggregation the server never holds them)
      */
-    FitAggregate aggregateMean(int round, Map<String, HostTensor> global, Map<String, HostTensor> mean,
-                               List<FitRes> results, List<Failure> failures);
+    FitAggregate aggregateSum(int round, Map<String, HostTensor> global, UpdateSum sum, List<FitRes> results,
+                              List<Failure> failures);
 }

@@ -81,7 +81,7 @@ final class MethodRun {
                 .withEvaluateSampling(1.0, c.clients())
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
-        SecAggRun secagg = SecAggRun.of(c, method, new FedAvg(fc, initial, opt), clients);
+        SecAggRun secagg = SecAggRun.of(c, method, new FedAvg(fc, initial, opt), clients, false);
         Strategy strategy = secagg.strategy;
         List<RoundRecord> records = new ArrayList<>();
         List<ObjectNode> lines = new ArrayList<>();

@@ -2,8 +2,8 @@ package org.fedqlora.sim;
 
 import org.fedqlora.fed.Client;
 import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.privacy.DpClient;
 import org.fedqlora.fed.secagg.InProcessChannel;
-import org.fedqlora.fed.secagg.SecAggPrivacy;
 import org.fedqlora.fed.secagg.SecureAggregationStrategy;
 import org.fedqlora.fed.secagg.SecureClient;
 import org.fedqlora.sim.config.SimConfig;
@@ -20,8 +20,11 @@ import java.util.TreeMap;
  * {@link SecureAggregationStrategy} whose sessions run over an {@link InProcessChannel} to the same clients. Its
  * traffic is added to the method's bytes. Methods that share nothing ({@code local}) run unchanged.
  *
- * <p>Differential privacy composes through {@link SecAggPrivacy} (clients clip before masking, the server noises
- * the unmasked sum); until the privacy package provides an implementation this is {@link SecAggPrivacy#NONE}.
+ * <p>Central differential privacy composes: pass a FedAvg built with the DP aggregator and {@code clientClipping}
+ * = true; every client then clips its update to the server's clip norm ({@link DpClient#clipping}) before it is
+ * masked, sends weight 1, and the aggregator adds the noise to the unmasked sum
+ * ({@link org.fedqlora.fed.privacy.DpAggregator#aggregateSum}). Local DP needs no change (its clients noise before
+ * masking).
  */
 final class SecAggRun {
     private static final Logger LOG = LoggerFactory.getLogger(SecAggRun.class);
@@ -42,16 +45,18 @@ final class SecAggRun {
     }
 
     /** The strategy and clients of a method: wrapped when secure aggregation is on and the method aggregates. */
-    static SecAggRun of(SimConfig c, Method method, Strategy strategy, Map<String, Client> clients) {
+    static SecAggRun of(SimConfig c, Method method, Strategy strategy, Map<String, Client> clients,
+                        boolean clientClipping) {
         if (!c.secagg().enabled() || !method.aggregates()) {
             return new SecAggRun(strategy, clients, Map.of(), null);
         }
         SecureRandom random = new SecureRandom();
         Map<String, SecureClient> secure = new TreeMap<>();
-        clients.forEach((id, client) -> secure.put(id, new SecureClient(id, client, SecAggPrivacy.NONE, random)));
+        clients.forEach((id, client) -> secure.put(id, new SecureClient(id,
+                clientClipping ? DpClient.clipping(client, id) : client, random)));
         InProcessChannel channel = new InProcessChannel(secure);
-        Strategy wrapped = new SecureAggregationStrategy(strategy, channel, c.secagg().settings(), SecAggPrivacy.NONE,
-                random, m -> { });
+        Strategy wrapped = new SecureAggregationStrategy(strategy, channel, c.secagg().settings(), random,
+                m -> { });
         return new SecAggRun(wrapped, new TreeMap<>(secure), secure, channel);
     }
 

@@ -10,8 +10,8 @@ import org.fedqlora.fed.Failure;
 import org.fedqlora.fed.FitAggregate;
 import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
-import org.fedqlora.fed.Parameters;
 import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.UpdateSum;
 import org.fedqlora.tensor.HostTensor;
 
 import java.security.SecureRandom;
@@ -29,12 +29,11 @@ import java.util.random.RandomGenerator;
 /**
  * Secure aggregation as a strategy decorator (the place of Flower's SecAgg+ workflow): the training phase brings back
  * only metrics (clients are {@link SecureClient}s), then a {@link SecAggServer} session over the channel yields the
- * sum of the survivors' weighted updates, and the wrapped {@link AveragingStrategy} steps from
- * <pre>
- *   x̄ = x_global + (Σ_i w_i Δx_i + noise) / D,     D = Σ_i w_i  (or DP's expected client count, {@link SecAggPrivacy})
- * </pre>
- * which, without clipping and noise, is the example-weighted mean of the clients' tensors up to the fixed-point
- * error (Δ / 2 per coordinate, {@link SecAggConfig}). A session that fails (too few survivors, a tampered message)
+ * sum of the survivors' weighted updates ({@link UpdateSum}), and the wrapped {@link AveragingStrategy} steps from
+ * its aggregator's mean of it: with FedAvg's default x̄ = x_global + Σ_i w_i Δx_i / Σ_i w_i, the example-weighted
+ * mean of the clients' tensors up to the fixed-point error (Δ / 2 per coordinate, {@link SecAggConfig}); with
+ * DP-FedAvg ({@link org.fedqlora.fed.privacy.DpAggregator}) the clients clipped before masking and the server adds
+ * the Gaussian noise to the unmasked sum and divides by the expected client count. A session that fails (too few survivors, a tampered message)
  * rejects the round: the global model stays as it was and nothing was revealed. Clients that drop out of the session
  * become {@link Failure}s of the round, so the failure policy sees them. A strategy that needs individual updates
  * (not an {@link AveragingStrategy}) is refused.
@@ -48,7 +47,6 @@ public final class SecureAggregationStrategy implements Strategy {
     private final AveragingStrategy inner;
     private final SecAggServer.Channel channel;
     private final SecAggSettings settings;
-    private final SecAggPrivacy privacy;
     private final SecureRandom random;
     private final Consumer<Message> observer;
     private Session last;
@@ -60,7 +58,7 @@ public final class SecureAggregationStrategy implements Strategy {
      * @param observer sees every message the server receives (a no-op outside tests)
      */
     public SecureAggregationStrategy(Strategy inner, SecAggServer.Channel channel, SecAggSettings settings,
-                                     SecAggPrivacy privacy, SecureRandom random, Consumer<Message> observer) {
+                                     SecureRandom random, Consumer<Message> observer) {
         if (!(inner instanceof AveragingStrategy averaging)) {
             throw new UserException("secure aggregation reveals only the sum of the clients' updates, but "
                     + inner.getClass().getSimpleName() + " needs the individual updates; use a strategy that "
@@ -69,7 +67,6 @@ public final class SecureAggregationStrategy implements Strategy {
         this.inner = averaging;
         this.channel = Objects.requireNonNull(channel, "channel");
         this.settings = Objects.requireNonNull(settings, "settings");
-        this.privacy = Objects.requireNonNull(privacy, "privacy");
         this.random = Objects.requireNonNull(random, "random");
         this.observer = Objects.requireNonNull(observer, "observer");
     }
@@ -117,26 +114,7 @@ public final class SecureAggregationStrategy implements Strategy {
         last = new Session(round, ids.size(), config.threshold(), config.graph().neighbours(ids.get(0)).size(),
                 config.step(), res.survivors(), res.dropped(), Optional.empty());
         SecureUpdates.Layout layout = SecureUpdates.Layout.decode(res.meta());
-        SecureUpdates.Sum sum = SecureUpdates.decode(res.sum(), layout, config);
-        privacy.noiseSum(round, sum.weightedSums());
-        double denominator = privacy.denominator(round, sum.totalWeight(), res.survivors().size());
-        if (!(denominator > 0)) {
-            return FitAggregate.rejected("round " + round + ": the survivors' weights sum to " + sum.totalWeight()
-                    + " (every client reported 0 examples?), so there is no mean", metrics);
-        }
-        SortedMap<String, HostTensor> mean = new TreeMap<>();
-        sum.weightedSums().forEach((name, s) -> {
-            HostTensor g = global.get(name);
-            if (g == null || HostTensor.numel(g.shape()) != s.length) {
-                throw new IllegalArgumentException("clients masked tensor '" + name + "' that the global parameters "
-                        + (g == null ? "lack" : "have with another shape"));
-            }
-            float[] x = Parameters.floats(name, g, "the global parameters");
-            for (int j = 0; j < x.length; j++) {
-                x[j] = (float) (x[j] + s[j] / denominator);
-            }
-            mean.put(name, HostTensor.ofFloats(x, g.shape()));
-        });
+        UpdateSum sum = SecureUpdates.decode(res.sum(), layout, config, res.survivors().size());
         List<FitRes> survivors = results.stream().filter(r -> res.survivors().contains(r.clientId())).toList();
         List<Failure> all = new ArrayList<>(failures);
         res.dropped().forEach((id, why) -> {
@@ -144,7 +122,13 @@ public final class SecureAggregationStrategy implements Strategy {
                 all.add(new Failure(id, Failure.FIT, "secure aggregation " + why, null));
             }
         });
-        return inner.aggregateMean(round, global, mean, survivors, all);
+        return inner.aggregateSum(round, global, sum, survivors, all);
+    }
+
+    /** The inner strategy's stop (e.g. DP's privacy budget). */
+    @Override
+    public Optional<String> stopBefore(int round) {
+        return inner.stopBefore(round);
     }
 
     @Override

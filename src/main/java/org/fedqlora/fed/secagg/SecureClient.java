@@ -6,9 +6,11 @@ import org.fedqlora.fed.EvaluateRes;
 import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
+import org.fedqlora.fed.privacy.DpAggregator;
 import org.fedqlora.tensor.HostTensor;
 
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
@@ -16,27 +18,32 @@ import java.util.TreeMap;
 
 /**
  * The client side of secure aggregation around any {@link Client}: {@link #fit} trains as usual but keeps the
- * result, and answers the server with an empty parameter map (metrics only); the update Δ = x_local − x_global of
- * every shared tensor then leaves the client only masked, in the secure-aggregation session that follows
- * ({@link #handle}). Evaluation is passed through. The update is forgotten once the session ends or a new round
- * starts.
+ * result and answers the server with an empty parameter map and example count 0 (training metrics only); the update
+ * Δ = x_local − x_global of every shared tensor and the weight leave the client only masked, in the session that
+ * follows ({@link #handle}). The weight is the example count, or 1 in a differentially private round (the server's
+ * FitIns carries {@link DpAggregator#CLIP_KEY}; DP-FedAvg weighs clients equally), and the metric
+ * {@link DpAggregator#UNCLIPPED_KEY} moves from the clear metrics into the secure sum. For central DP wrap the
+ * trained client in {@link org.fedqlora.fed.privacy.DpClient#clipping} first, so the update is clipped before it is
+ * masked. Evaluation is passed through. The update is forgotten once the session ends or a new round starts.
  */
 public final class SecureClient implements Client, InProcessChannel.Participant {
-    private record Pending(int round, SecureUpdates.Layout layout, Map<String, double[]> update, long weight) {
+    /** Metrics summed securely instead of sent in the clear, when a client reports them. */
+    public static final List<String> SECURE_COUNTS = List.of(DpAggregator.UNCLIPPED_KEY);
+
+    private record Pending(int round, SecureUpdates.Layout layout, Map<String, double[]> update, long weight,
+                           Map<String, Long> counts) {
     }
 
     private final String id;
     private final Client inner;
-    private final SecAggPrivacy privacy;
     private final SecureRandom random;
     private Pending pending;
     private SecAggClient session;
     private int lastClamped;
 
-    public SecureClient(String id, Client inner, SecAggPrivacy privacy, SecureRandom random) {
+    public SecureClient(String id, Client inner, SecureRandom random) {
         this.id = Objects.requireNonNull(id, "id");
         this.inner = Objects.requireNonNull(inner, "inner");
-        this.privacy = Objects.requireNonNull(privacy, "privacy");
         this.random = Objects.requireNonNull(random, "random");
     }
 
@@ -63,10 +70,18 @@ public final class SecureClient implements Client, InProcessChannel.Participant 
             update.put(name, d);
             shapes.put(name, tensor.shape());
         });
-        Map<String, double[]> toMask = privacy.clientUpdate(ins.round(), id, update);
-        pending = new Pending(ins.round(), SecureUpdates.layout(shapes), toMask,
-                privacy.clientWeight(res.numExamples()));
-        return new FitRes(id, Map.of(), 0, res.metrics());
+        boolean dp = ins.config().containsKey(DpAggregator.CLIP_KEY);
+        SortedMap<String, Double> clear = new TreeMap<>(res.metrics());
+        SortedMap<String, Long> counts = new TreeMap<>();
+        for (String c : SECURE_COUNTS) {
+            Double v = clear.remove(c);
+            if (v != null) {
+                counts.put(c, Math.round(v));
+            }
+        }
+        pending = new Pending(ins.round(), new SecureUpdates.Layout(shapes, List.copyOf(counts.keySet())), update,
+                dp ? 1 : res.numExamples(), counts);
+        return new FitRes(id, Map.of(), 0, clear);
     }
 
     @Override
@@ -101,8 +116,8 @@ public final class SecureClient implements Client, InProcessChannel.Participant 
                     + " (it did not train in that round)");
         }
         int[] clamped = new int[1];
-        SecAggClient.Input in = SecureUpdates.encode(pending.layout(), pending.update(), pending.weight(), config,
-                clamped);
+        SecAggClient.Input in = SecureUpdates.encode(pending.layout(), pending.update(), pending.weight(),
+                pending.counts(), config, clamped);
         lastClamped = clamped[0];
         return in;
     }

@@ -89,7 +89,7 @@ public record SimConfig(
                 new Failure(1, 0.5),
                 new Local(1, 0, 16, "adamw", 5e-4, 0.0, 0.0, 1.0, 0, 0.0),
                 new Lora(8, 16.0, 0.0, List.of("query", "value")),
-                new Head("mean"),
+                new Head("auto"),
                 new Qa(16, "svd", 4),
                 new IFedQLora("svd", 10, 1e-4),
                 new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3),
@@ -244,10 +244,10 @@ public record SimConfig(
 
     /** Classification head ({@code head.*}). */
     public record Head(
-            String pooling) {  // see POOLINGS: mean over the tokens, or the [CLS] token
+            String pooling) {  // see POOLINGS: the model's default (mean; last for decoders), mean, [CLS], last token
 
         /** Valid {@link #pooling}s. */
-        public static final List<String> POOLINGS = List.of("mean", "cls");
+        public static final List<String> POOLINGS = List.of("auto", "mean", "cls", "last");
 
         public Head {
             pooling = Check.oneOf("head.pooling", pooling, POOLINGS);

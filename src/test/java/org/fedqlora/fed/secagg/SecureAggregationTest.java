@@ -21,6 +21,11 @@ import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundListener;
 import org.fedqlora.fed.Server;
 import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.UpdateSum;
+import org.fedqlora.fed.privacy.DpAggregator;
+import org.fedqlora.fed.privacy.DpClient;
+import org.fedqlora.fed.privacy.DpSettings;
+import org.fedqlora.fed.privacy.NoiseSource;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.tensor.HostTensor;
@@ -225,7 +230,7 @@ class SecureAggregationTest {
             }
         };
         assertThatThrownBy(() -> new SecureAggregationStrategy(median, new InProcessChannel(Map.of()),
-                SecAggSettings.defaults(), SecAggPrivacy.NONE, new SecureRandom(), m -> { }))
+                SecAggSettings.defaults(), new SecureRandom(), m -> { }))
                 .isInstanceOf(UserException.class).hasMessageContaining("needs the individual updates");
     }
 
@@ -240,10 +245,10 @@ class SecureAggregationTest {
                 .run(RoundListener.NONE);
 
         Map<String, SecureClient> secure = new TreeMap<>();
-        clients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, SecAggPrivacy.NONE, new SecureRandom())));
+        clients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, new SecureRandom())));
         FedAvg inner = new FedAvg(FedAvg.Config.defaults(), global(), ServerOptimizer.adam(0.1, 0.9, 0.99, 1e-3));
         SecureAggregationStrategy strategy = new SecureAggregationStrategy(inner, new InProcessChannel(secure),
-                new SecAggSettings(0, 0, 48, 1.0, 1000), SecAggPrivacy.NONE, new SecureRandom(), m -> { });
+                new SecAggSettings(0, 0, 48, 1.0, 1000), new SecureRandom(), m -> { });
         Server.Result masked = new Server(strategy, new InMemoryTransport(new TreeMap<>(secure)),
                 new Server.Config(3, 0, 1)).run(RoundListener.NONE);
 
@@ -253,6 +258,49 @@ class SecureAggregationTest {
             assertThat(s[j]).isCloseTo(p[j], org.assertj.core.data.Offset.offset(1e-5f));
         }
         assertThat(masked.rounds()).allSatisfy(r -> assertThat(r.bytesUp()).isZero());
+    }
+
+    /**
+     * Central DP under secure aggregation: clients clip (DpClient.clipping) and mask, the server noises the unmasked
+     * sum. With the same noise stream this is DP-FedAvg with server-side clipping up to the fixed-point error (the sum
+     * of n roundings ≤ n Δ/2, divided by m = n) and the float32 rounding of the clipped client tensors; the adaptive
+     * clip, fed by the securely summed unclipped count, is identical.
+     */
+    @Test
+    void centralDpUnderSecureAggregationMatchesServerSideDp() throws Exception {
+        Map<String, Client> clients = shiftClients(5);
+        DpSettings dp = new DpSettings(DpSettings.Mode.CENTRAL, 0.05, true, 0.5, 0.2, 1.0, 1.0, 1e-5, 0, 1.0, 5);
+        FedAvg plain = new FedAvg(FedAvg.Config.defaults(), global(), ServerOptimizer.average(),
+                new DpAggregator(dp, NoiseSource.seeded(11)));
+        FedAvg inner = new FedAvg(FedAvg.Config.defaults(), global(), ServerOptimizer.average(),
+                new DpAggregator(dp, NoiseSource.seeded(11)));
+        SecureRandom random = PrimitivesTest.seeded(12);
+        Map<String, SecureClient> secure = new TreeMap<>();
+        clients.forEach((id, c) -> secure.put(id, new SecureClient(id, DpClient.clipping(c, id), random)));
+        SecAggSettings settings = new SecAggSettings(0, 0, 48, 1.0, 1000);
+        SecureAggregationStrategy strategy = new SecureAggregationStrategy(inner, new InProcessChannel(secure),
+                settings, random, m -> { });
+        Map<String, FitIns> ins = plain.configureFit(1, global(), List.copyOf(clients.keySet()),
+                new java.util.SplittableRandom(1));
+        assertThat(ins.get("c0").config()).containsKey(DpAggregator.CLIP_KEY);
+
+        List<FitRes> clear = new ArrayList<>();
+        List<FitRes> masked = new ArrayList<>();
+        clients.forEach((id, c) -> clear.add(c.fit(ins.get(id))));
+        secure.forEach((id, c) -> masked.add(c.fit(ins.get(id))));
+        FitAggregate a = plain.aggregateFit(1, global(), clear, List.of());
+        FitAggregate b = strategy.aggregateFit(1, global(), masked, List.of());
+
+        assertThat(masked).allSatisfy(r -> assertThat(r.metrics()).doesNotContainKey(DpAggregator.UNCLIPPED_KEY));
+        double step = settings.config("s", 1, List.copyOf(clients.keySet()), new byte[32]).step();
+        float[] x = a.parameters().orElseThrow().get("w").toFloats();
+        float[] y = b.parameters().orElseThrow().get("w").toFloats();
+        for (int j = 0; j < x.length; j++) {
+            assertThat((double) Math.abs(x[j] - y[j])).isLessThanOrEqualTo(step / 2 + 4 * Math.ulp(3f));
+        }
+        for (String k : List.of("dp_clip", "dp_unclipped_estimate", "dp_epsilon", "dp_noise_stddev")) {
+            assertThat(b.metrics().get(k)).as(k).isNotNull().isEqualTo(a.metrics().get(k));
+        }
     }
 
     static Map<String, HostTensor> global() {
@@ -308,11 +356,11 @@ class SecureAggregationTest {
                     ServerOptimizer.average());
         }
 
-        public FitAggregate aggregateMean(int round, Map<String, HostTensor> global, Map<String, HostTensor> mean,
-                                          List<FitRes> results, List<Failure> failures) {
+        public FitAggregate aggregateSum(int round, Map<String, HostTensor> global, UpdateSum sum,
+                                         List<FitRes> results, List<Failure> failures) {
             this.results = results;
             this.failures = failures;
-            return fedAvg.aggregateMean(round, global, mean, results, failures);
+            return fedAvg.aggregateSum(round, global, sum, results, failures);
         }
 
         public Map<String, HostTensor> initialParameters() {
@@ -349,11 +397,11 @@ class SecureAggregationTest {
         Fixture(Map<String, Client> clients, SecAggSettings settings, Map<String, HostTensor> global,
                 InProcessChannel.Faults faults, long seed) throws Exception {
             SecureRandom random = PrimitivesTest.seeded(seed);
-            clients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, SecAggPrivacy.NONE, random)));
+            clients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, random)));
             this.global = global;
             inner = new Recording(global);
             strategy = new SecureAggregationStrategy(inner, new InProcessChannel(secure, faults,
-                    UnaryOperator.identity()), settings, SecAggPrivacy.NONE, random, view::add);
+                    UnaryOperator.identity()), settings, random, view::add);
         }
 
         FitAggregate round(int round) {

@@ -75,7 +75,7 @@ class ValidationTest {
                 arguments(List.of("lora.dropout=1"), "lora.dropout must be in [0, 1)"),
                 arguments(List.of("lora.targets=[]"), "lora.targets must name at least one module"),
                 arguments(List.of("lora.targets=[query, query]"), "lora.targets lists 'query' twice"),
-                arguments(List.of("head.pooling=max"), "unknown head.pooling 'max' (did you mean 'mean'?); valid: mean, cls"),
+                arguments(List.of("head.pooling=max"), "unknown head.pooling 'max' (did you mean 'mean'?); valid: auto, mean, cls, last"),
                 arguments(List.of("qa.rank=0"), "qa.rank must be at least 1"),
                 arguments(List.of("qa.method=qr"), "unknown qa.method 'qr'; valid: svd, loftq"),
                 arguments(List.of("qa.iters=0"), "qa.iters must be at least 1"),
