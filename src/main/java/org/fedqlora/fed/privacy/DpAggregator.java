@@ -3,7 +3,6 @@ package org.fedqlora.fed.privacy;
 import org.fedqlora.fed.Aggregator;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
-import org.fedqlora.fed.UpdateSum;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.ArrayList;
@@ -142,32 +141,6 @@ public final class DpAggregator implements Aggregator {
         } else {
             shared.forEach((name, shape) -> sum.put(name, new double[(int) HostTensor.numel(shape)]));
         }
-        return release(round, global, sum, unclipped, usedClip);
-    }
-
-    /**
-     * Under secure aggregation: the clients clipped their updates themselves ({@link DpClient#clipping}, weight 1
-     * each) and reported {@link #UNCLIPPED_KEY} into the secure sum; the server adds the noise to the unmasked sum
-     * and divides by m, exactly as {@link #aggregate} does after its own (then idempotent) clipping.
-     */
-    @Override
-    public Result aggregateSum(int round, Map<String, HostTensor> global, UpdateSum secure) {
-        if (secure.totalWeight() != secure.clients()) {
-            throw new IllegalArgumentException("round " + round + ": DP-FedAvg needs weight 1 per client, but "
-                    + secure.clients() + " clients sent weights summing to " + secure.totalWeight());
-        }
-        SortedMap<String, double[]> sum = new TreeMap<>();
-        secure.sums().forEach((name, s) -> sum.put(name, s.clone()));
-        shared.clear();
-        secure.sums().keySet().forEach(name -> shared.put(name, global.get(name).shape().clone()));
-        int unclipped = Math.toIntExact(secure.counts().getOrDefault(UNCLIPPED_KEY, 0L));
-        return release(round, global, sum, unclipped, clip);
-    }
-
-    /** Noise, adaptive clipping and metrics on the (clipped) sum of the updates; the mean x_t + sum / m. */
-    private Result release(int round, Map<String, HostTensor> global, SortedMap<String, double[]> sum, int unclipped,
-                           double usedClip) {
-        double m = settings.expectedClients();
         Map<String, Double> metrics = new TreeMap<>();
         if (settings.mode() == DpSettings.Mode.CENTRAL) {
             double stddev = settings.updateNoiseMultiplier() * usedClip;
