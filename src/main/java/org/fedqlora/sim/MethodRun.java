@@ -11,6 +11,10 @@ import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
 import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.privacy.DpAggregator;
+import org.fedqlora.fed.privacy.DpClient;
+import org.fedqlora.fed.privacy.DpSettings;
+import org.fedqlora.fed.privacy.NoiseSource;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.quant.QuantFormat;
@@ -25,6 +29,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -38,14 +43,18 @@ final class MethodRun {
     private static final Logger LOG = LoggerFactory.getLogger(MethodRun.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Everything a finished method reports. */
+    /** Everything a finished method reports; {@code privacy} is null when DP is off. */
     record Result(Method method, List<RoundRecord> rounds, List<ObjectNode> lines, ObjectNode finalMetrics,
-                  long bytesUp, long bytesDown, double seconds) {
+                  long bytesUp, long bytesDown, double seconds, ObjectNode privacy) {
     }
 
     /** Called after each round (progress display, interruption in tests). */
     interface Listener {
         void round(Method method, int round, int rounds, RoundRecord record);
+
+        /** With DP on, before {@link #round}: ε spent after {@code round} rounds, at δ. */
+        default void privacy(Method method, int round, double epsilon, double delta) {
+        }
     }
 
     private MethodRun() {
@@ -81,7 +90,23 @@ final class MethodRun {
                 .withEvaluateSampling(1.0, c.clients())
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
-        SecAggRun secagg = SecAggRun.of(c, method, new FedAvg(fc, initial, opt), clients, false);
+        Optional<DpSettings> dpSettings = SimPrivacy.settings(c, method);
+        // simulation noise is seeded from the run seed so that runs and resumed runs are bit-identical
+        NoiseSource noise = NoiseSource.seeded(c.seed());
+        DpAggregator dp = dpSettings.map(s -> new DpAggregator(s, noise)).orElse(null);
+        FedAvg fedAvg = dp == null ? new FedAvg(fc, initial, opt) : new FedAvg(fc, initial, opt, dp);
+        if (dp != null) {
+            LOG.info("{}: {}", method.id, dp.settings().describe());
+            if (dp.settings().mode() == DpSettings.Mode.LOCAL) {
+                clients = new TreeMap<>(clients);
+                clients.replaceAll((id, client) -> DpClient.local(client, id, dp.settings().clip(),
+                        dp.settings().noiseMultiplier(), noise));
+            }
+        }
+        Optional<String> stopped = Optional.empty();
+        // secure aggregation: under central DP the clients clip before masking, the server noises the unmasked sum
+        SecAggRun secagg = SecAggRun.of(c, method, fedAvg, clients,
+                dp != null && dp.settings().mode() == DpSettings.Mode.CENTRAL);
         Strategy strategy = secagg.strategy;
         List<RoundRecord> records = new ArrayList<>();
         List<ObjectNode> lines = new ArrayList<>();
@@ -117,6 +142,11 @@ final class MethodRun {
                     seconds[0] += report.seconds();
                     report.failures().forEach(f -> LOG.warn("{} round {}: client {} failed: {}", method.id,
                             report.round(), f.clientId(), f.reason()));
+                    if (dp != null) {
+                        lines.add(SimPrivacy.line(method, report.round(), dp, report.metrics()));
+                        listener.privacy(method, report.round(), dp.epsilonAfter(report.round()),
+                                dp.settings().delta());
+                    }
                     RoundRecord rec = record(c, method, simClients, report, masked, lines);
                     if (rec != null) {
                         records.add(rec);
@@ -127,11 +157,13 @@ final class MethodRun {
                             strategy.state(), states);
                     listener.round(method, report.round(), c.rounds(), rec);
                 };
-                server.resume(start, global, onRound::accept);
+                stopped = server.resume(start, global, onRound::accept).stopped();
             }
         }
+        stopped.ifPresent(reason -> LOG.warn("{}: {}", method.id, reason));
         ObjectNode fin = Reports.finalMetrics(lines, records);
-        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0]);
+        ObjectNode privacy = dp == null ? null : SimPrivacy.summary(dp, lines, stopped);
+        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], privacy);
     }
 
     /** Metric lines for a round, and its record when the round was evaluated. */

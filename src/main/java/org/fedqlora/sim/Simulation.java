@@ -64,6 +64,10 @@ public final class Simulation {
 
         default void round(Run run, Method method, int round, int rounds, RoundRecord record) {
         }
+
+        /** With differential privacy on, after every round: ε spent so far at δ (before {@link #round}). */
+        default void privacy(Run run, Method method, int round, double epsilon, double delta) {
+        }
     }
 
     private final SimConfig config;
@@ -183,7 +187,17 @@ public final class Simulation {
             listener.methodStarted(run, m);
             Checkpoint ckpt = new Checkpoint(out.resolve("checkpoints").resolve(run.id()).resolve(m.id));
             MethodRun.Result r = MethodRun.run(c, m, data, pool, test, key -> model(c, key), initial, ckpt,
-                    (method, round, rounds, rec) -> listener.round(run, method, round, rounds, rec));
+                    new MethodRun.Listener() {
+                        @Override
+                        public void round(Method method, int round, int rounds, RoundRecord rec) {
+                            listener.round(run, method, round, rounds, rec);
+                        }
+
+                        @Override
+                        public void privacy(Method method, int round, double epsilon, double delta) {
+                            listener.privacy(run, method, round, epsilon, delta);
+                        }
+                    });
             methods.set(m.id, Reports.methodSummary(r));
             for (ObjectNode l : r.lines()) {
                 ObjectNode tagged = l.deepCopy();
