@@ -77,6 +77,10 @@ public final class Deployment {
             throw new UserException("the server runs one config, but this one describes " + c.runs().size()
                     + " runs (sweep, seeds or experiments): run each as its own federation");
         }
+        if (c.secagg().enabled()) {
+            throw new UserException("secagg.enabled is not deployed yet (secure aggregation runs in 'simulate'; over "
+                    + "gRPC its key-agreement and unmasking steps are not carried): set secagg.enabled: false");
+        }
         if (c.privacy().mode().equals("local")) {
             throw new UserException("privacy.mode local is not deployed yet (the client processes would have to noise "
                     + "their own updates): use privacy.mode central with the server, or local DP in 'simulate'");

@@ -10,6 +10,7 @@ import org.fedqlora.fed.FailurePolicy;
 import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
+import org.fedqlora.fed.Strategy;
 import org.fedqlora.fed.privacy.DpAggregator;
 import org.fedqlora.fed.privacy.DpClient;
 import org.fedqlora.fed.privacy.DpSettings;
@@ -82,9 +83,15 @@ final class MethodRun {
      * @param minEvaluateClients evaluation samples at least this many
      * @param retries            times a round rejected by the failure policy is run again
      * @param endRound           called after every round
+     * @param inMemoryClients    the clients behind an in-memory transport (simulation), or null (deployment); with
+     *                           secure aggregation they are wrapped and the transport is built over the wrappers
      */
     record Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
-                      int minEvaluateClients, int retries, Runnable endRound) {
+                      int minEvaluateClients, int retries, Runnable endRound, Map<String, Client> inMemoryClients) {
+        Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
+                   int minEvaluateClients, int retries, Runnable endRound) {
+            this(participants, transport, minEvaluateClients, retries, endRound, null);
+        }
     }
 
     private MethodRun() {
@@ -114,7 +121,7 @@ final class MethodRun {
             clients.replaceAll((id, client) -> DpClient.local(client, id, s.clip(), s.noiseMultiplier(), clientNoise));
         }
         Federation inMemory = new Federation(() -> simClients, () -> new InMemoryTransport(clients), c.clients(), 0,
-                ctx::endRound);
+                ctx::endRound, clients);
         return runRounds(c, method, inMemory, initial, ckpt, listener);
     }
 
@@ -134,11 +141,26 @@ final class MethodRun {
         // simulation noise is seeded from the run seed so that runs and resumed runs are bit-identical
         NoiseSource noise = NoiseSource.seeded(c.seed());
         DpAggregator dp = dpSettings.map(s -> new DpAggregator(s, noise)).orElse(null);
-        FedAvg strategy = dp == null ? new FedAvg(fc, initial, opt) : new FedAvg(fc, initial, opt, dp);
+        FedAvg fedAvg = dp == null ? new FedAvg(fc, initial, opt) : new FedAvg(fc, initial, opt, dp);
         if (dp != null) {
             LOG.info("{}: {}", method.id, dp.settings().describe());
         }
         Optional<String> stopped = Optional.empty();
+        // secure aggregation: under central DP the clients clip before masking, the server noises the unmasked sum
+        Strategy strategy = fedAvg;
+        SecAggRun secagg = null;
+        Supplier<Transport> transports = federation.transport();
+        if (federation.inMemoryClients() != null) {
+            secagg = SecAggRun.of(c, method, fedAvg, federation.inMemoryClients(),
+                    dp != null && dp.settings().mode() == DpSettings.Mode.CENTRAL);
+            strategy = secagg.strategy;
+            Map<String, Client> wrapped = secagg.clients;
+            transports = () -> new InMemoryTransport(wrapped);
+        } else if (c.secagg().enabled()) {
+            throw new IllegalStateException("secure aggregation over a network transport is refused by the deployment");
+        }
+        SecAggRun sa = secagg;
+        Strategy roundStrategy = strategy;
         List<RoundRecord> records = new ArrayList<>();
         List<ObjectNode> lines = new ArrayList<>();
         long[] bytes = new long[2];
@@ -162,14 +184,18 @@ final class MethodRun {
             start = done + 1;
         }
         if (start <= c.rounds()) {
-            try (Transport transport = federation.transport().get()) {
+            try (Transport transport = transports.get()) {
                 Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed(),
                         federation.retries()));
                 Consumer<RoundReport> onRound = report -> {
                     federation.endRound().run();
                     List<? extends Participant> simClients = federation.participants().get();
-                    bytes[0] += report.bytesUp();
-                    bytes[1] += report.bytesDown();
+                    long[] masked = sa == null ? new long[2] : sa.takeTraffic(); // {down, up} of secure aggregation
+                    if (sa != null) {
+                        sa.afterRound(method, report.round(), c.secagg().clip());
+                    }
+                    bytes[0] += report.bytesUp() + masked[1];
+                    bytes[1] += report.bytesDown() + masked[0];
                     seconds[0] += report.seconds();
                     report.failures().forEach(f -> LOG.warn("{} round {}: client {} failed: {}", method.id,
                             report.round(), f.clientId(), f.reason()));
@@ -178,14 +204,14 @@ final class MethodRun {
                         listener.privacy(method, report.round(), dp.epsilonAfter(report.round()),
                                 dp.settings().delta());
                     }
-                    RoundRecord rec = record(c, method, simClients, report, lines);
+                    RoundRecord rec = record(c, method, simClients, report, masked, lines);
                     if (rec != null) {
                         records.add(rec);
                     }
                     Map<Integer, Map<String, HostTensor>> states = new LinkedHashMap<>();
                     simClients.forEach(sc -> states.put(sc.index(), sc.state()));
                     ckpt.save(report.round(), progressJson(records, lines, bytes, seconds), report.parameters(),
-                            strategy.state(), states);
+                            roundStrategy.state(), states);
                     listener.round(method, report.round(), c.rounds(), rec);
                 };
                 stopped = server.resume(start, global, onRound::accept).stopped();
@@ -199,7 +225,7 @@ final class MethodRun {
 
     /** Metric lines for a round, and its record when the round was evaluated. */
     private static RoundRecord record(SimConfig c, Method method, List<? extends Participant> clients,
-                                      RoundReport report, List<ObjectNode> lines) {
+                                      RoundReport report, long[] masked, List<ObjectNode> lines) {
         Map<String, Participant> byId = new LinkedHashMap<>();
         clients.forEach(sc -> byId.put(sc.id(), sc));
         List<QuantFormat> formats = clients.stream().map(Participant::format).toList();
@@ -249,7 +275,8 @@ final class MethodRun {
         byFormat.forEach((f, vs) -> perFormat.put(f, Map.of("accuracy", mean(vs, 0), "macro_f1", mean(vs, 1))));
         double worst = perClient.stream().mapToDouble(v -> v[0]).min().orElse(Double.NaN);
         return new RoundRecord(report.round(), mean(perClient, 0), mean(perClient, 1), worst, mean(perClient, 2),
-                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp(), report.bytesDown(), report.seconds());
+                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp() + masked[1],
+                report.bytesDown() + masked[0], report.seconds());
     }
 
     private static ObjectNode line(Method method, int round, Participant sc, List<QuantFormat> formats, String split) {
