@@ -7,6 +7,7 @@ import org.fedqlora.adapter.LoraConfig;
 import org.fedqlora.model.Models;
 import org.fedqlora.model.Pooling;
 import org.fedqlora.model.TextEncoder;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.quant.QaSpec;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.quant.QuantSpec;
@@ -66,6 +67,10 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).") int steps;
         @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).") int warmup;
         @Option(names = "--rss-every", defaultValue = "0", description = "Sample RSS every N steps (0 = off).") int rssEvery;
+        @Option(names = "--compute", defaultValue = "auto",
+                description = "Precision of the frozen products: fp32, bf16 or auto (bf16 where the CPU has "
+                        + "avx512_bf16 or AMX; default: ${DEFAULT-VALUE}).")
+        String compute;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
 
         @Override
@@ -75,6 +80,8 @@ public final class BenchCommand implements Runnable {
                     new QuantSpec(QuantFormat.parse(format), groupSize, false), qa,
                     QuantizedBase.Residency.parse(residency), 0)) {
                 TextEncoder enc = qm.encoder();
+                Compute precision = Compute.parse(compute);
+                enc.setCompute(precision);
                 int C = enc.encoder().config().hidden();
                 int V = enc.encoder().config().vocab();
                 AdapterSet adapters = qm.newAdapters(new LoraConfig(loraRank, loraAlpha, 0f, targets), 1, qa.enabled());
@@ -108,6 +115,10 @@ public final class BenchCommand implements Runnable {
                 ObjectNode out = new ObjectMapper().createObjectNode();
                 out.put("tokens_per_s", Math.round(tokensPerS * 10) / 10.0);
                 out.put("step_ms", Math.round(timed / steps * 1e4) / 10.0);
+                double flops = stepFlops(enc.encoder().config(), batch, seq);
+                out.put("gflop_per_step", Math.round(flops / 1e8) / 10.0);
+                out.put("gflop_per_s", Math.round(flops * steps / timed / 1e8) / 10.0);
+                out.put("compute", precision.id());
                 out.put("peak_rss_mb", rssKb("VmHWM") / 1024);
                 out.put("base_weight_bytes", enc.encoder().baseWeightBytes());
                 out.put("linear_base_bytes", enc.encoder().linears().stream().mapToLong(l -> l.base().residentBytes()).sum());
@@ -129,6 +140,20 @@ public final class BenchCommand implements Runnable {
                 head.close();
             }
             return 0;
+        }
+
+        /**
+         * Multiply-add work of one training step, counted the usual way (2 FLOPs per multiply-add): the forward
+         * products (every base linear layer, 2·B·T·in·out; attention q·kᵀ and p·v, 4·B·T²·C per layer) twice, since
+         * the backward pass computes one input gradient per product (base weights get none). LoRA, the head and
+         * elementwise work are not counted.
+         */
+        static double stepFlops(org.fedqlora.model.bert.BertConfig c, int batch, int seq) {
+            double tokens = (double) batch * seq;
+            double C = c.hidden();
+            double F = c.intermediate();
+            double perLayer = 2 * tokens * (4 * C * C + 2 * C * F) + 4.0 * batch * seq * seq * C;
+            return 2 * perLayer * c.layers();
         }
 
         static EncodedExamples randomTokens(int n, int seq, int vocab, int classes) {
