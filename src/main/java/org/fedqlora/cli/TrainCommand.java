@@ -27,6 +27,7 @@ import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import org.fedqlora.train.TrainOptions;
 import org.fedqlora.train.Trainer;
+import org.fedqlora.nn.Compute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -82,6 +83,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-decay", description = "Constant learning rate after warm-up.") boolean noDecay;
     @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0 = at the end).") int evalEvery;
     @Option(names = "--seed", defaultValue = "1") long seed;
+    @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
+            description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
+                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+    String compute;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--overwrite", description = "Write into a non-empty --out.") boolean overwrite;
 
@@ -93,6 +98,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainOptions options = new TrainOptions(epochs, steps, batch, Optimizer.Kind.parse(optimizer), lr, weightDecay,
                 momentum, maxGradNorm, warmup, !noDecay, seed, evalEvery, 0f);
         Pooling pool = Pooling.parse(pooling);
+        Compute precision = Compute.parse(compute);
         Outputs.prepareDir(out, overwrite);
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
@@ -109,8 +115,10 @@ public final class TrainCommand implements Callable<Integer> {
         ModelFolder folder = Models.open(model);
         long t0 = System.nanoTime();
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED, maxLength)) {
-            System.err.printf(Locale.ROOT, "model: %s, base %s%s, loaded in %.1f s%n", folder.name(), qm.format(),
-                    qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", (System.nanoTime() - t0) / 1e9);
+            qm.encoder().setCompute(precision);
+            System.err.printf(Locale.ROOT, "model: %s, base %s%s, %s compute, loaded in %.1f s%n", folder.name(),
+                    qm.format(), qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", precision.id(),
+                    (System.nanoTime() - t0) / 1e9);
             var tok = qm.encoder().tokenizer();
             long pad = qm.encoder().encoder().config().padTokenId();
             EncodedExamples trainEx = EncodedExamples.of(train.examples(), tok, pad);
@@ -188,6 +196,7 @@ public final class TrainCommand implements Callable<Integer> {
         m.put("steps", result.steps());
         m.put("seconds", result.seconds());
         m.put("tokens_per_s", result.tokens() / result.seconds());
+        m.put("compute", qm.encoder().compute().id());
         Outputs.writeAtomically(out.resolve("metrics.json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
     }
 

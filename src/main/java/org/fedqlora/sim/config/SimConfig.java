@@ -42,10 +42,14 @@ public record SimConfig(
         IFedQLora ifedqlora,              // iFedQLoRA's refinement of the QA adapters
         Server server,                    // server-side optimizer over the aggregated update
         Eval eval,                        // evaluation schedule
+        String compute,                   // precision of the frozen products: auto (bf16 where the CPU has avx512_bf16 or AMX), bf16, fp32
         long seed,                        // seed of everything random in one run (partition, sampling, init, dropout)
         List<Long> seeds,                 // if non-empty, every run is repeated once per seed (seed is then unused)
         Map<String, List<Object>> sweep,  // dotted key → values (typed as its field): every combination is run
         List<Experiment> experiments) {   // named variants of this config, run in addition to it
+
+    /** Valid {@link #compute} values. */
+    public static final List<String> COMPUTE = List.of("auto", "bf16", "fp32");
 
     /** Valid {@link #methods}. */
     public static final List<String> METHODS =
@@ -53,6 +57,7 @@ public record SimConfig(
 
     public SimConfig {
         Check.notBlank("model", model);
+        compute = Check.oneOf("compute", compute, COMPUTE);
         Check.atLeast("clients", clients, 1);
         Objects.requireNonNull(formats, "formats").resolve(clients);
         methods = Check.subsetOf("methods", methods, METHODS);
@@ -92,6 +97,7 @@ public record SimConfig(
                 new IFedQLora("svd", 10, 1e-4),
                 new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3),
                 new Eval(1, 0),
+                "auto",
                 1L,
                 List.of(),
                 Map.of(),

@@ -62,9 +62,9 @@ class ConfigLoaderTest {
                 "local.proximal_mu", "lora.rank", "lora.alpha", "lora.dropout", "lora.targets", "head.pooling",
                 "qa.rank", "qa.method", "qa.iters", "ifedqlora.refine", "ifedqlora.refine_steps",
                 "ifedqlora.refine_lr", "server.optimizer", "server.lr", "server.momentum", "server.beta1",
-                "server.beta2", "server.tau", "eval.every", "eval.max_examples", "seed", "seeds", "sweep",
+                "server.beta2", "server.tau", "eval.every", "eval.max_examples", "compute", "seed", "seeds", "sweep",
                 "experiments");
-        assertThat(Settings.KEYS).hasSize(56);
+        assertThat(Settings.KEYS).hasSize(57);
     }
 
     @Test
