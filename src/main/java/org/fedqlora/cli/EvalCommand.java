@@ -129,7 +129,12 @@ public final class EvalCommand implements Callable<Integer> {
              AdapterSet adapters = qm.newAdapters(peft.config(), 0, qa.enabled());
              ClassificationHead head = ClassificationHead.init(qm.encoder().manager(),
                      qm.encoder().encoder().config().hidden(), labels.size(), 0)) {
-            adapters.loadLoraState(peft.tensors());
+            try {
+                adapters.loadLoraState(peft.tensors());
+            } catch (UserException | IllegalArgumentException e) {
+                throw new UserException(adapter.resolve("adapter").resolve(PeftFormat.WEIGHTS) + ": " + e.getMessage()
+                        + " (the adapter does not fit this model, or the file is damaged)", e);
+            }
             Path savedQa = adapter.resolve("qa_adapter.safetensors");
             if (qa.enabled() && sameFormat && Files.isRegularFile(savedQa)) {
                 SafetensorsFile f = SafetensorsFile.open(savedQa);
