@@ -44,11 +44,15 @@ public final class PeftFormat {
     public static final String BASE_HASH_KEY = "base_model_sha256";
 
     public static void write(Path dir, AdapterSet adapters, String baseModel) throws IOException {
-        write(dir, adapters, baseModel, null);
+        write(dir, adapters, baseModel, null, null);
     }
 
-    /** Writes the folder; {@code baseModelHash} (may be null) ties it to the exact base weights. */
-    public static void write(Path dir, AdapterSet adapters, String baseModel, String baseModelHash) throws IOException {
+    /**
+     * Writes the folder; {@code baseModelHash} (may be null) ties it to the exact base weights; {@code taskType} is
+     * PEFT's {@code task_type} ({@code "CAUSAL_LM"} for a decoder's language-model adapter), or null.
+     */
+    public static void write(Path dir, AdapterSet adapters, String baseModel, String baseModelHash, String taskType)
+            throws IOException {
         Files.createDirectories(dir);
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
         adapters.loraState().forEach((name, t) -> w.put(PREFIX + name, t));
@@ -56,7 +60,11 @@ public final class PeftFormat {
         LoraConfig c = adapters.loraConfig();
         ObjectNode cfg = JSON.createObjectNode();
         cfg.put("peft_type", "LORA");
-        cfg.putNull("task_type");
+        if (taskType == null) {
+            cfg.putNull("task_type");
+        } else {
+            cfg.put("task_type", taskType);
+        }
         cfg.put("base_model_name_or_path", baseModel);
         if (baseModelHash != null) {
             cfg.put(BASE_HASH_KEY, baseModelHash);

@@ -42,14 +42,18 @@ import java.util.concurrent.Callable;
 
 /** {@code fedqlora eval}: accuracy and macro-F1 of a trained adapter on a labelled file. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluate an adapter written by 'train' (or a federated run) on a labelled data file.",
+        description = {"Evaluate an adapter written by 'train' (or a federated run) on a labelled data file;",
+                "a causal-lm adapter (lm.json) on instruction data: loss and perplexity over response tokens."},
         footer = {"", "Examples:",
                 "  fedqlora eval --model minilm --adapter run1 --data demo-data/test.jsonl",
                 "  fedqlora eval --model minilm --format nf2 --adapter run1 --data test.jsonl --predictions pred.jsonl",
                 "",
                 "--format defaults to the one the adapter was trained with; another format evaluates the same LoRA on a",
                 "differently quantized base (its QA adapter is then fitted anew for that format).",
-                "Predictions: one JSON line per example {\"index\", \"label\", \"predicted\", \"probabilities\"}."})
+                "Predictions: one JSON line per example {\"index\", \"label\", \"predicted\", \"probabilities\"}.",
+                "  fedqlora eval --model ./SmolLM2-135M-Instruct --adapter lm1 --data test.jsonl --generate answers.jsonl",
+                "--generate: one JSON line per example {\"index\", \"line\", \"prompt\", \"reference\", \"generated\", \"stop\", ...}",
+                "(greedy decoding with the KV cache, stopping at EOS / end of turn or --max-new-tokens)."})
 public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "minilm", paramLabel = "minilm|PATH") String model;
     @Option(names = "--adapter", required = true, paramLabel = "DIR") Path adapter;
@@ -57,7 +61,13 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--format", description = "Base precision (default: the adapter's).") String format;
     @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "64") int batch;
     @Option(names = "--predictions", paramLabel = "FILE.jsonl") Path predictions;
-    @Option(names = "--overwrite", description = "Replace --predictions if it exists.") boolean overwrite;
+    @Option(names = "--overwrite", description = "Replace --predictions (or --generate) if it exists.") boolean overwrite;
+    @Option(names = "--generate", paramLabel = "FILE.jsonl",
+            description = "causal-lm: write each example's greedy answer next to its reference.") Path generate;
+    @Option(names = "--max-new-tokens", defaultValue = "128", description = "causal-lm --generate: answer length cap.")
+    int maxNewTokens;
+    @Option(names = "--chat-template", paramLabel = "auto|plain|FILE",
+            description = "causal-lm: override the template the adapter was trained with.") String chatTemplate;
     @Option(names = "--allow-base-mismatch", description = "Evaluate even if --model is not the base model the adapter "
             + "was trained on (other name or other weights).") boolean allowBaseMismatch;
 
@@ -101,6 +111,13 @@ public final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (Files.isRegularFile(adapter.resolve(CausalLmTasks.LM_JSON))) {
+            return CausalLmTasks.eval(this);
+        }
+        if (generate != null) {
+            throw new UserException("--generate needs a causal-lm adapter (" + adapter + " has no "
+                    + CausalLmTasks.LM_JSON + ")");
+        }
         Path headJson = adapter.resolve("head.json");
         if (!Files.isRegularFile(headJson)) {
             throw new UserException(adapter + " has no head.json: pass the --out folder of 'fedqlora train'");

@@ -51,7 +51,14 @@ import java.util.concurrent.Callable;
                 "(the client's private QA adapter, never part of the PEFT export)."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "minilm", paramLabel = "minilm|PATH") String model;
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = ".jsonl, .csv or .parquet") Path data;
+    @Option(names = "--data", required = true, paramLabel = "FILE",
+            description = ".jsonl, .csv or .parquet; instruction JSONL (instruction/output or messages) for causal-lm") Path data;
+    @Option(names = "--task", defaultValue = "auto", paramLabel = "auto|classification|causal-lm",
+            description = "auto: causal-lm (instruction tuning of a decoder) when --data holds instruction rows, else "
+                    + "classification (default: ${DEFAULT-VALUE}).") String task;
+    @Option(names = "--chat-template", defaultValue = "auto", paramLabel = "auto|plain|FILE",
+            description = "causal-lm: the model's chat template (auto; plain when it has none), the plain template, "
+                    + "or a Jinja file (default: ${DEFAULT-VALUE}).") String chatTemplate;
     @Option(names = "--eval", paramLabel = "FILE", description = "Evaluation file; default: --eval-fraction of --data.") Path eval;
     @Range(min = 0, max = 1, minExclusive = true, maxExclusive = true) @Option(names = "--eval-fraction", defaultValue = "0.1") double evalFraction;
     @Option(names = "--text-field", defaultValue = "text") String textField;
@@ -68,7 +75,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Range(min = 0, max = 1, maxExclusive = true) @Option(names = "--lora-dropout", defaultValue = "0.0") float loraDropout;
     @Option(names = "--targets", defaultValue = "query,value", split = ",",
             description = "LoRA targets (HF names or suffixes; default: ${DEFAULT-VALUE}).") List<String> targets;
-    @Option(names = "--pooling", defaultValue = "mean", description = "mean or cls") String pooling;
+    @Option(names = "--pooling", defaultValue = "auto",
+            description = "auto (mean for encoders, last token for decoders), mean, cls or last") String pooling;
     @Range(min = 1, max = 100_000) @Option(names = "--epochs", defaultValue = "1") int epochs;
     @Range(min = 1, max = 1e9, zero = "train --epochs passes") @Option(names = "--steps", defaultValue = "0", description = "Train this many steps instead of --epochs.") int steps;
     @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "16") int batch;
@@ -87,12 +95,17 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (CausalLmTasks.isCausalLm(task, data)) {
+            return CausalLmTasks.train(this);
+        }
         QuantSpec spec = new QuantSpec(QuantFormat.parse(format), groupSize, doubleQuant);
         QaSpec qa = new QaSpec(qaRank, QaSpec.Method.parse(qaMethod), qaIters);
         LoraConfig lora = new LoraConfig(loraRank, loraAlpha, loraDropout, targets);
         TrainOptions options = new TrainOptions(epochs, steps, batch, Optimizer.Kind.parse(optimizer), lr, weightDecay,
                 momentum, maxGradNorm, warmup, !noDecay, seed, evalEvery, 0f);
-        Pooling pool = Pooling.parse(pooling);
+        if (!pooling.equalsIgnoreCase("auto")) {
+            Pooling.parse(pooling);   // fail before loading anything
+        }
         Outputs.checkDir(out, overwrite);
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
@@ -111,6 +124,7 @@ public final class TrainCommand implements Callable<Integer> {
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED, maxLength)) {
             System.err.printf(Locale.ROOT, "model: %s, base %s%s, loaded in %.1f s%n", folder.name(), qm.format(),
                     qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", (System.nanoTime() - t0) / 1e9);
+            Pooling pool = Pooling.parse(pooling, qm.encoder().encoder());
             var tok = qm.encoder().tokenizer();
             long pad = qm.encoder().encoder().config().padTokenId();
             EncodedExamples trainEx = EncodedExamples.of(train.examples(), tok, pad);
@@ -152,7 +166,7 @@ public final class TrainCommand implements Callable<Integer> {
             throws java.io.IOException {
         ObjectMapper json = new ObjectMapper();
         String baseHash = folder.contentHash();
-        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName(), baseHash);
+        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName(), baseHash, null);
         SafetensorsWriter hw = new SafetensorsWriter();
         head.state().forEach(hw::put);
         hw.write(out.resolve("head.safetensors"));

@@ -22,7 +22,7 @@ import java.util.List;
 public record ModelFolder(String name, Path dir, JsonNode config, TensorSource weights, Path tokenizer) {
 
     /** Model types this build can run. */
-    public static final List<String> SUPPORTED_TYPES = List.of("bert", "distilbert");
+    public static final List<String> SUPPORTED_TYPES = List.of("bert", "distilbert", "llama", "mistral", "qwen2");
 
     /** Opens a folder, checking everything a later step would trip over. */
     public static ModelFolder open(Path dir, String name) {
@@ -49,7 +49,11 @@ public record ModelFolder(String name, Path dir, JsonNode config, TensorSource w
                     + String.join(", ", SUPPORTED_TYPES));
         }
         // every field the family reads, range-checked before any weight is touched
-        org.fedqlora.model.bert.BertConfig.fromJson(config, configPath.toString());
+        if (org.fedqlora.model.llama.LlamaConfig.SUPPORTED_TYPES.contains(type)) {
+            org.fedqlora.model.llama.LlamaConfig.fromJson(config);
+        } else {
+            org.fedqlora.model.bert.BertConfig.fromJson(config, configPath.toString());
+        }
         Path tokenizer = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(tokenizer)) {
             throw new ModelException(dir + " has no tokenizer.json; save the fast tokenizer with "
@@ -85,6 +89,11 @@ public record ModelFolder(String name, Path dir, JsonNode config, TensorSource w
 
     public String modelType() {
         return config.path("model_type").asText();
+    }
+
+    /** Whether the folder holds a causal decoder (Llama, Mistral, Qwen2) rather than a BERT-family encoder. */
+    public boolean isDecoder() {
+        return org.fedqlora.model.llama.LlamaConfig.SUPPORTED_TYPES.contains(modelType());
     }
 
     /** The name recorded as {@code base_model_name_or_path} in exported adapters. */

@@ -55,11 +55,16 @@ final class RunState {
 
     /** The identity of {@code config}: hashes every data file and, through {@code modelHash}, every model. */
     static Identity identity(SimConfig config, Function<String, String> modelHash) {
+        return identity(config, modelHash, true);
+    }
+
+    /** As above; without {@code withData} no data file is hashed (a deployed server holds no data). */
+    static Identity identity(SimConfig config, Function<String, String> modelHash, boolean withData) {
         Map<String, String> data = new LinkedHashMap<>();
         Map<String, String> models = new LinkedHashMap<>();
         for (Run run : config.runs()) {
             SimConfig c = run.config();
-            for (String f : dataFiles(c)) {
+            for (String f : withData ? dataFiles(c) : List.<String>of()) {
                 data.computeIfAbsent(f, RunState::sha256);
             }
             models.computeIfAbsent(c.model(), modelHash);

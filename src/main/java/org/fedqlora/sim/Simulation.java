@@ -63,6 +63,10 @@ public final class Simulation {
 
         default void round(Run run, Method method, int round, int rounds, RoundRecord record) {
         }
+
+        /** With differential privacy on, after every round: ε spent so far at δ (before {@link #round}). */
+        default void privacy(Run run, Method method, int round, double epsilon, double delta) {
+        }
     }
 
     private final SimConfig config;
@@ -107,6 +111,23 @@ public final class Simulation {
             }
         } finally {
             s.models.values().forEach(QuantizedModel::close);
+        }
+    }
+
+    /**
+     * The run folder of a deployed federation ({@code fedqlora server}): a fresh folder gets its identity (config
+     * fingerprint and base-model hash; the data stay on the clients, so no data file is hashed), and {@code resume}
+     * verifies it.
+     */
+    static void prepare(SimConfig config, Path out, boolean resume) {
+        if (!resume) {
+            RunState.checkFresh(out);
+        }
+        RunState.Identity id = RunState.identity(config, model -> Models.open(model).contentHash(), false);
+        if (resume) {
+            RunState.checkResume(out, config, id);
+        } else {
+            RunState.create(out, config, id);
         }
     }
 
@@ -174,7 +195,17 @@ public final class Simulation {
             listener.methodStarted(run, m);
             Checkpoint ckpt = new Checkpoint(out.resolve("checkpoints").resolve(run.id()).resolve(m.id));
             MethodRun.Result r = MethodRun.run(c, m, data, pool, test, key -> model(c, key), initial, ckpt,
-                    (method, round, rounds, rec) -> listener.round(run, method, round, rounds, rec));
+                    new MethodRun.Listener() {
+                        @Override
+                        public void round(Method method, int round, int rounds, RoundRecord rec) {
+                            listener.round(run, method, round, rounds, rec);
+                        }
+
+                        @Override
+                        public void privacy(Method method, int round, double epsilon, double delta) {
+                            listener.privacy(run, method, round, epsilon, delta);
+                        }
+                    });
             methods.set(m.id, Reports.methodSummary(r));
             for (ObjectNode l : r.lines()) {
                 ObjectNode tagged = l.deepCopy();
@@ -200,7 +231,7 @@ public final class Simulation {
     }
 
     /** The shared starting point of every method: LoRA (A Kaiming-uniform, B zero) and the head, from the seed. */
-    private static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
+    static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
         LoraConfig lora = new LoraConfig(c.lora().rank(), (float) c.lora().alpha(), (float) c.lora().dropout(),
                 c.lora().targets());
         Map<String, HostTensor> init = new LinkedHashMap<>();
@@ -255,7 +286,7 @@ public final class Simulation {
         return p;
     }
 
-    private static byte[] pretty(JsonNode n) {
+    static byte[] pretty(JsonNode n) {
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n);
         } catch (IOException e) {
@@ -273,7 +304,7 @@ public final class Simulation {
         }
     }
 
-    private static void writeMetricsLines(Path file, List<ObjectNode> lines) {
+    static void writeMetricsLines(Path file, List<ObjectNode> lines) {
         try {
             Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".metrics", ".tmp");
             try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {

@@ -2,6 +2,7 @@ package org.fedqlora.model.bert;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.fedqlora.model.ConfigChecks;
+import org.fedqlora.model.ModelConfig;
 import org.fedqlora.model.ModelException;
 
 /**
@@ -19,7 +20,8 @@ import org.fedqlora.model.ModelException;
  * @param padTokenId     id used to pad batches
  */
 public record BertConfig(String modelType, int hidden, int heads, int layers, int intermediate, int vocab,
-                         int maxPositions, int typeVocab, float layerNormEps, int padTokenId) {
+                         int maxPositions, int typeVocab, float layerNormEps, int padTokenId)
+        implements ModelConfig {
 
     public BertConfig {
         if (heads < 1 || hidden % heads != 0) {
