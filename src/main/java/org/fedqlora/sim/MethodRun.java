@@ -39,7 +39,7 @@ final class MethodRun {
 
     /** Everything a finished method reports. */
     record Result(Method method, List<RoundRecord> rounds, List<ObjectNode> lines, ObjectNode finalMetrics,
-                  long bytesUp, long bytesDown, double seconds) {
+                  long bytesUp, long bytesDown, double seconds, ObjectNode throughput) {
     }
 
     /** Called after each round (progress display, interruption in tests). */
@@ -127,7 +127,9 @@ final class MethodRun {
             }
         }
         ObjectNode fin = Reports.finalMetrics(lines, records);
-        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0]);
+        ObjectNode throughput = JSON.createObjectNode();
+        ctx.clock().write(throughput);
+        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], throughput);
     }
 
     /** Metric lines for a round, and its record when the round was evaluated. */

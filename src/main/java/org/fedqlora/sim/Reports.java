@@ -97,6 +97,7 @@ final class Reports {
         m.put("seconds", r.seconds());
         m.put("bytes_up", r.bytesUp());
         m.put("bytes_down", r.bytesDown());
+        m.set("throughput", r.throughput());
         return m;
     }
 
