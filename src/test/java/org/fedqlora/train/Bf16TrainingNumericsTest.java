@@ -47,7 +47,7 @@ class Bf16TrainingNumericsTest {
         Map<String, float[]> bf16 = run(model, Compute.BF16);
         int layers;
         try (TextEncoder enc = TextEncoder.load(ModelFolder.open(Fixtures.model(model), model))) {
-            layers = enc.encoder().config().layers();
+            layers = ((org.fedqlora.model.bert.BertConfig) enc.encoder().config()).layers();
         }
         double tolerance = 16 * layers * 3 * U_BF16;
         assertThat(bf16.keySet()).isEqualTo(fp32.keySet());
