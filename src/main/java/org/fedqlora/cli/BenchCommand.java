@@ -350,25 +350,27 @@ public final class BenchCommand implements Runnable {
                     "tokens/s, ms/step, GFLOP/s, and the resident bytes of the base linear weights."},
             footer = {"", "Example:",
                     "  fedqlora bench compare --model minilm --format nf4 --batch 16 --seq 128 --rounds 5",
-                    "", "Peak RSS is the whole process's (every setting's model is loaded at once)."})
+                    "", "Peak RSS is the whole process's (every setting's model is loaded at once). On a shared machine",
+                    "compare CPU ms/step with one torch thread: FEDQLORA_JAVA_OPTS=-Dai.djl.pytorch.num_threads=1"})
     public static final class Compare implements Callable<Integer> {
         @Option(names = "--model", defaultValue = "minilm") String model;
         @Option(names = "--format", defaultValue = "nf4") String format;
-        @Option(names = "--group-size", defaultValue = "64") int groupSize;
-        @Option(names = "--batch", defaultValue = "16") int batch;
-        @Option(names = "--seq", defaultValue = "128") int seq;
-        @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
+        @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "16") int batch;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--seq", defaultValue = "128") int seq;
+        @Range(min = 1, max = 4096) @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
         @Option(names = "--targets", defaultValue = "query,value", split = ",") List<String> targets;
         @Option(names = "--settings", defaultValue = "fp32,bf16,bf16-packed", split = ",",
                 description = "Settings compared: fp32, bf16, fp32-packed, bf16-packed (default: ${DEFAULT-VALUE}).")
         List<String> settings;
-        @Option(names = "--steps", defaultValue = "3", description = "Steps of one setting per turn (default: ${DEFAULT-VALUE}).") int steps;
-        @Option(names = "--rounds", defaultValue = "4", description = "Turns of every setting (default: ${DEFAULT-VALUE}).") int rounds;
+        @Range(min = 1, max = 1e6) @Option(names = "--steps", defaultValue = "3", description = "Steps of one setting per turn (default: ${DEFAULT-VALUE}).") int steps;
+        @Range(min = 1, max = 1e6) @Option(names = "--rounds", defaultValue = "4", description = "Turns of every setting (default: ${DEFAULT-VALUE}).") int rounds;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
 
         /** One compared setting: a loaded model with its adapters. */
         private record Setting(String name, QuantizedModel model, AdapterSet adapters, ClassificationHead head,
-                               TextClassifier clf, List<ai.djl.ndarray.NDArray> params, List<Double> stepMs) {
+                               TextClassifier clf, List<ai.djl.ndarray.NDArray> params, List<Double> stepMs,
+                               List<Double> cpuMs) {
         }
 
         @Override
@@ -384,15 +386,18 @@ public final class BenchCommand implements Runnable {
                         1, 0, 0f);
                 for (int r = 0; r <= rounds; r++) {           // round 0 warms every setting up, untimed
                     for (Setting st : all) {
-                        double[] last = {0};
+                        double[] last = {0, cpuSeconds()};
                         int round = r;
                         Trainer.train(st.clf(), st.params(), data, null, o, null, new Trainer.Listener() {
                             @Override
                             public void step(int step, int total, float loss, long tokens, double seconds) {
+                                double cpu = cpuSeconds();
                                 if (round > 0) {
                                     st.stepMs().add((seconds - last[0]) * 1e3);
+                                    st.cpuMs().add((cpu - last[1]) * 1e3);
                                 }
                                 last[0] = seconds;
+                                last[1] = cpu;
                             }
                         });
                         if (!json) {
@@ -432,7 +437,8 @@ public final class BenchCommand implements Runnable {
             adapters.attach();
             ClassificationHead head = ClassificationHead.init(qm.encoder().manager(), C, 4, 1);
             TextClassifier clf = new TextClassifier(qm.encoder(), adapters, head, Pooling.MEAN);
-            return new Setting(name, qm, adapters, head, clf, clf.trainable(false, false), new ArrayList<>());
+            return new Setting(name, qm, adapters, head, clf, clf.trainable(false, false), new ArrayList<>(),
+                    new ArrayList<>());
         }
 
         private void print(List<Setting> all) throws IOException {
@@ -447,8 +453,8 @@ public final class BenchCommand implements Runnable {
             out.put("gflop_per_step", Math.round(flops / 1e8) / 10.0);
             var rows = out.putArray("settings");
             double ref = Double.NaN;
-            StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "%-12s %10s %9s %9s %8s %12s%n",
-                    "setting", "tokens/s", "ms/step", "GFLOP/s", "vs first", "base MB"));
+            StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "%-12s %10s %9s %9s %8s %12s %12s%n",
+                    "setting", "tokens/s", "ms/step", "GFLOP/s", "vs first", "base MB", "CPU ms/step"));
             for (Setting st : all) {
                 double ms = median(st.stepMs());
                 ref = Double.isNaN(ref) ? ms : ref;
@@ -463,8 +469,9 @@ public final class BenchCommand implements Runnable {
                 row.put("speedup_vs_first", Math.round(ref / ms * 100) / 100.0);
                 row.put("linear_base_mb", Math.round(baseBytes / 1e5) / 10.0);
                 row.put("steps_timed", st.stepMs().size());
-                table.append(String.format(Locale.ROOT, "%-12s %10.0f %9.1f %9.1f %7.2fx %12.1f%n", st.name(), tps, ms,
-                        flops / (ms / 1e3) / 1e9, ref / ms, baseBytes / 1e6));
+                row.put("cpu_ms_per_step", Math.round(median(st.cpuMs()) * 10) / 10.0);
+                table.append(String.format(Locale.ROOT, "%-12s %10.0f %9.1f %9.1f %7.2fx %12.1f %12.1f%n", st.name(), tps,
+                        ms, flops / (ms / 1e3) / 1e9, ref / ms, baseBytes / 1e6, median(st.cpuMs())));
             }
             out.put("peak_rss_mb", Train.rssKb("VmHWM") / 1024);
             if (!json) {
@@ -473,6 +480,15 @@ public final class BenchCommand implements Runnable {
                         cpuModel(), ai.djl.pytorch.jni.JniUtils.getNumThreads(), flops / 1e9, Train.rssKb("VmHWM") / 1024);
             }
             System.out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+        }
+
+        /**
+         * CPU time of the whole process: on a machine shared with other jobs, CPU time per step (with one torch
+         * thread, so that no thread spins waiting for another) tracks the work a step costs when wall time does not.
+         */
+        static double cpuSeconds() {
+            return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                    .getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
         }
 
         static double median(List<Double> v) {

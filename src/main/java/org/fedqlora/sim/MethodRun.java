@@ -45,9 +45,12 @@ final class MethodRun {
     private static final Logger LOG = LoggerFactory.getLogger(MethodRun.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Everything a finished method reports; {@code privacy} is null when DP is off. */
+    /**
+     * Everything a finished method reports; {@code privacy} is null when DP is off, {@code throughput} (training and
+     * evaluation tokens/s and time shares, {@link PhaseClock}) null where the clients are not in this process.
+     */
     record Result(Method method, List<RoundRecord> rounds, List<ObjectNode> lines, ObjectNode finalMetrics,
-                  long bytesUp, long bytesDown, double seconds, ObjectNode privacy) {
+                  long bytesUp, long bytesDown, double seconds, ObjectNode privacy, ObjectNode throughput) {
     }
 
     /** Called after each round (progress display, interruption in tests). */
@@ -122,7 +125,11 @@ final class MethodRun {
         }
         Federation inMemory = new Federation(() -> simClients, () -> new InMemoryTransport(clients), c.clients(), 0,
                 ctx::endRound, clients);
-        return runRounds(c, method, inMemory, initial, ckpt, listener);
+        Result r = runRounds(c, method, inMemory, initial, ckpt, listener);
+        ObjectNode throughput = JSON.createObjectNode();
+        ctx.clock().write(throughput);
+        return new Result(r.method(), r.rounds(), r.lines(), r.finalMetrics(), r.bytesUp(), r.bytesDown(), r.seconds(),
+                r.privacy(), throughput);
     }
 
     static Result runRounds(SimConfig c, Method method, Federation federation, Map<String, HostTensor> initial,
@@ -220,7 +227,7 @@ final class MethodRun {
         stopped.ifPresent(reason -> LOG.warn("{}: {}", method.id, reason));
         ObjectNode fin = Reports.finalMetrics(lines, records);
         ObjectNode privacy = dp == null ? null : SimPrivacy.summary(dp, lines, stopped);
-        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], privacy);
+        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], privacy, null);
     }
 
     /** Metric lines for a round, and its record when the round was evaluated. */

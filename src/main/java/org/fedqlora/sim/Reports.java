@@ -101,6 +101,9 @@ final class Reports {
         if (r.privacy() != null) {
             m.set("privacy", r.privacy());
         }
+        if (r.throughput() != null) {
+            m.set("throughput", r.throughput());
+        }
         return m;
     }
 

@@ -130,6 +130,7 @@ final class SimClient implements Client, MethodRun.Participant {
             try {
                 r = Trainer.train(clf, params, train, null, ctx.options(index, ins.round(), (float) mu), anchor,
                         new Trainer.Listener() { });
+                ctx.clock().trained(r.tokens(), r.seconds());
             } finally {
                 if (anchor != null) {
                     anchor.forEach(NDArray::close);
@@ -156,15 +157,24 @@ final class SimClient implements Client, MethodRun.Participant {
         return new FitRes(id, send, train.size(), Map.of("train_loss", r.meanLoss(), "steps", (double) r.steps()));
     }
 
+    private Metrics timedEvaluate(TextClassifier clf, EncodedExamples data) {
+        long t0 = System.nanoTime();
+        Metrics m = Evaluator.evaluate(clf, data, ctx.evalBatch(), model.encoder().manager()).metrics();
+        long tokens = 0;
+        for (int i = 0; i < data.size(); i++) {
+            tokens += data.length(i);
+        }
+        ctx.clock().evaluated(tokens, (System.nanoTime() - t0) / 1e9);
+        return m;
+    }
+
     @Override
     public EvaluateRes evaluate(EvaluateIns ins) {
         open(ins.parameters());
         try {
             TextClassifier clf = classifier();
-            Metrics global = ctx.evaluateGlobal(this, ins.round(), () -> Evaluator.evaluate(clf, ctx.test(),
-                    ctx.evalBatch(), model.encoder().manager()).metrics());
-            Metrics local = localTest.size() == 0 ? null
-                    : Evaluator.evaluate(clf, localTest, ctx.evalBatch(), model.encoder().manager()).metrics();
+            Metrics global = ctx.evaluateGlobal(this, ins.round(), () -> timedEvaluate(clf, ctx.test()));
+            Metrics local = localTest.size() == 0 ? null : timedEvaluate(clf, localTest);
             Map<String, Double> m = new LinkedHashMap<>();
             m.put("accuracy", global.accuracy());
             m.put("macro_f1", global.macroF1());
@@ -199,7 +209,9 @@ final class SimClient implements Client, MethodRun.Participant {
     private void refineQa(TextClassifier clf, int round) {
         if (ctx.config().ifedqlora().refine().equals("train")) {
             List<NDArray> qa = adapters.qaParameters().stream().map(Parameter::array).toList();
-            Trainer.train(clf, qa, train, null, ctx.refineOptions(index, round), null, new Trainer.Listener() { });
+            Trainer.Result refined = Trainer.train(clf, qa, train, null, ctx.refineOptions(index, round), null,
+                    new Trainer.Listener() { });
+            ctx.clock().trained(refined.tokens(), refined.seconds());
             return;
         }
         if (lastLocal == null) {

@@ -24,6 +24,7 @@ final class SimContext {
     private final int classes;
     private final EncodedExamples test;
     private final Map<String, Metrics> globalCache = new HashMap<>();
+    private final PhaseClock clock = new PhaseClock();
 
     SimContext(SimConfig config, Method method, int classes, EncodedExamples test) {
         this.config = config;
@@ -32,6 +33,11 @@ final class SimContext {
                 config.lora().targets());
         this.classes = classes;
         this.test = test;
+    }
+
+    /** Training and evaluation time and tokens of this method's run (summary.json "throughput"). */
+    PhaseClock clock() {
+        return clock;
     }
 
     SimConfig config() {

@@ -2,6 +2,7 @@ package org.fedqlora.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.Arrays;
 import java.util.Comparator;
@@ -16,7 +17,22 @@ public final class Evaluator {
     public record Result(Metrics metrics, int[] predicted, float[][] probabilities) {
     }
 
+    /**
+     * Evaluates without autograd: grad mode is switched off on this thread for the call (it is on by default on
+     * every thread but the engine's, DJL-NOTES trap 10), so no graph is recorded and the BF16 kernels run under
+     * inference mode.
+     */
     public static Result evaluate(TextClassifier clf, EncodedExamples data, int batchSize, NDManager parent) {
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            return run(clf, data, batchSize, parent);
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+    }
+
+    private static Result run(TextClassifier clf, EncodedExamples data, int batchSize, NDManager parent) {
         int n = data.size();
         int K = clf.head().classes();
         // sort by length so batches carry little padding; results go back to example order

@@ -12,6 +12,8 @@ import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.testing.Fixtures;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -70,6 +72,11 @@ class SimulationTest {
         assertThat(summary.get("methods").fieldNames()).toIterable()
                 .containsExactly("lora", "ffa-lora", "lora-truncated", "fedqlora", "ifedqlora", "full-precision", "local");
         JsonNode fin = summary.get("methods").get("fedqlora").get("final");
+        JsonNode throughput = summary.get("methods").get("fedqlora").get("throughput");
+        assertThat(throughput.get("train").get("tokens_per_s").asDouble()).isPositive();
+        assertThat(throughput.get("eval").get("tokens_per_s").asDouble()).isPositive();
+        assertThat(throughput.get("train").get("share").asDouble() + throughput.get("eval").get("share").asDouble())
+                .isBetween(0.0, 1.0);
         assertThat(fin.get("per_format").fieldNames()).toIterable().containsExactly("int8", "nf2", "nf4");
         assertThat(fin.get("per_client")).hasSize(3);
         assertThat(summary.get("methods").get("fedqlora").get("rounds")).hasSize(2);
@@ -93,9 +100,10 @@ class SimulationTest {
         assertThat(truncatedBases).isNotEmpty().containsOnly("nf2");
     }
 
-    @Test
-    void sameConfigAndSeedGiveBitIdenticalResults() throws IOException {
-        SimConfig c = tiny("methods=[lora, ifedqlora]");
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16"})
+    void sameConfigAndSeedGiveBitIdenticalResults(String compute) throws IOException {
+        SimConfig c = tiny("methods=[lora, ifedqlora]", "compute=" + compute);
         Simulation.run(c, dir.resolve("a"), false, new Simulation.Listener() { });
         Simulation.run(c, dir.resolve("b"), false, new Simulation.Listener() { });
 
@@ -104,9 +112,11 @@ class SimulationTest {
     }
 
     /** Interrupted after a checkpoint (as by kill -9) and resumed, a run ends bit-identical to an uninterrupted one. */
-    @Test
-    void resumeAfterAnInterruptionEndsExactlyLikeAnUninterruptedRun() throws IOException {
-        SimConfig c = tiny("methods=[fedqlora, ifedqlora, local]", "rounds=3", "server.optimizer=fedadam", "server.lr=0.05");
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16"})
+    void resumeAfterAnInterruptionEndsExactlyLikeAnUninterruptedRun(String compute) throws IOException {
+        SimConfig c = tiny("methods=[fedqlora, ifedqlora, local]", "rounds=3", "server.optimizer=fedadam", "server.lr=0.05",
+                "compute=" + compute);
         Simulation.run(c, dir.resolve("whole"), false, new Simulation.Listener() { });
 
         Path cut = dir.resolve("cut");
