@@ -19,6 +19,7 @@ import org.fedqlora.quant.QaSpec;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.quant.QuantSpec;
 import org.fedqlora.quant.QuantizedBase;
+import org.fedqlora.quant.QuantizedModelFolder;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.SafetensorsFile;
 import org.fedqlora.tokenize.ChatEncoder;
@@ -63,23 +64,25 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "PATH", description = "A local decoder folder.") String model;
     @Option(names = "--format", defaultValue = "fp32", description = "Base precision: fp32, nf2..nf4, int2..int8 (default fp32).")
     String format;
-    @Option(names = "--group-size", defaultValue = "64") int groupSize;
+    @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
     @Option(names = "--double-quant") boolean doubleQuant;
     @Option(names = "--residency", defaultValue = "dequantized",
             description = "dequantized (fp32 copy of Q(W), fast) or packed (format's true size, dequantized each step).")
     String residency;
-    @Option(names = "--qa-rank", description = "QA adapter rank (default: the adapter's, else 0).") Integer qaRank;
+    @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", description = "QA adapter rank (default: the adapter's, else 0).") Integer qaRank;
     @Option(names = "--adapter", paramLabel = "DIR") Path adapter;
     @Option(names = "--prompt", paramLabel = "TEXT") String prompt;
     @Option(names = "--prompt-ids", split = ",", paramLabel = "ID", description = "Token ids instead of --prompt text.")
     List<Long> promptIds;
     @Option(names = "--chat", description = "Render the prompt as a user turn with the model's chat template.") boolean chat;
     @Option(names = "--system", paramLabel = "TEXT", description = "With --chat: a system turn first.") String system;
-    @Option(names = "--max-new-tokens", defaultValue = "128") int maxNewTokens;
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default).") double temperature;
-    @Option(names = "--top-p", defaultValue = "1.0") double topP;
-    @Option(names = "--top-k", defaultValue = "0", description = "0 = no cut.") int topK;
-    @Option(names = "--seed", defaultValue = "1") long seed;
+    @Range(min = 1, max = 1_000_000) @Option(names = "--max-new-tokens", defaultValue = "128") int maxNewTokens;
+    @Range(min = 0, max = 100) @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default).")
+    double temperature;
+    @Range(min = 0, max = 1, minExclusive = true) @Option(names = "--top-p", defaultValue = "1.0") double topP;
+    @Range(min = 1, max = 100_000_000, zero = "no cut") @Option(names = "--top-k", defaultValue = "0", description = "0 = no cut.")
+    int topK;
+    @Range @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--stop", paramLabel = "STRING", description = "Stop before this string (repeatable).") List<String> stop;
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.") boolean json;
 
@@ -100,8 +103,12 @@ public final class GenerateCommand implements Callable<Integer> {
         LlamaConfig cfg = LlamaConfig.fromJson(folder.config());
         AdapterDir ad = adapter == null ? null : AdapterDir.open(adapter, folder);
         QuantSpec spec = new QuantSpec(QuantFormat.parse(format), groupSize, doubleQuant);
-        int rank = qaRank != null ? qaRank : ad != null ? ad.qaRank : 0;
-        QaSpec qa = spec.format().isQuantized() && rank > 0 ? new QaSpec(rank, QaSpec.Method.SVD, 4) : QaSpec.none();
+        // a folder written by 'quantize --out' carries its QA adapter: used unless --qa-rank 0
+        boolean saved = QuantizedModelFolder.isQuantized(folder.dir());
+        boolean savedQa = saved && Files.isRegularFile(folder.dir().resolve(QuantizedModelFolder.QA_FILE));
+        int rank = qaRank != null ? qaRank : ad != null ? ad.qaRank : savedQa ? 1 : 0;
+        QaSpec qa = (spec.format().isQuantized() || savedQa) && rank > 0 ? new QaSpec(rank, QaSpec.Method.SVD, 4)
+                : QaSpec.none();
         TokenizerConfig tc = TokenizerConfig.read(folder.dir());
         long t0 = System.nanoTime();
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.parse(residency), 0);
@@ -115,7 +122,8 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             adapters.attach();
             System.err.printf(Locale.ROOT, "model: %s (%s, %d layers), base %s%s%s, loaded in %.1f s%n", folder.name(),
-                    cfg.modelType(), cfg.layers(), qm.format(), qa.enabled() ? " + QA rank " + qa.rank() : "",
+                    cfg.modelType(), cfg.layers(), qm.format(), qm.qaFactors().isEmpty() ? ""
+                            : " + QA rank " + qm.qaFactors().values().iterator().next().rank(),
                     ad != null ? " + LoRA from " + adapter : "", (System.nanoTime() - t0) / 1e9);
             long[] ids;
             if (promptIds != null) {
