@@ -126,7 +126,7 @@ public final class ChatEncoder implements AutoCloseable {
         for (int t = 0; t < ids.length; t++) {
             labels[t] = IGNORE;
             CharSpan s = offsets[t];
-            if (s == null) {
+            if (s == null || t == 0) {                  // nothing predicts the first token
                 continue;
             }
             for (int[] span : spans) {

@@ -80,6 +80,40 @@ public final class ChatTemplate {
                 : new ChatTemplate(cfg.chatTemplate(), cfg.origin(), cfg.special(), Clock.systemDefaultZone());
     }
 
+    /**
+     * The template a command was asked for: {@code auto} (the model's, else plain), {@code plain}, or the path of
+     * a {@code .jinja} file; with the model folder's special tokens.
+     */
+    public static ChatTemplate select(String spec, java.nio.file.Path modelDir) {
+        TokenizerConfig cfg = TokenizerConfig.read(modelDir);
+        if (spec == null || spec.equals("auto")) {
+            return of(cfg);
+        }
+        if (spec.equals("plain")) {
+            return plain(cfg.special());
+        }
+        java.nio.file.Path file = java.nio.file.Path.of(spec);
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new ChatTemplateException("--chat-template " + spec + ": no such file; use auto (the model's "
+                    + "template), plain, or the path of a Jinja template file");
+        }
+        try {
+            return new ChatTemplate(java.nio.file.Files.readString(file), file.toString(), cfg.special(),
+                    Clock.systemDefaultZone());
+        } catch (java.io.IOException e) {
+            throw new ChatTemplateException(file + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /** A warning when the plain template has no EOS token to end responses with, else null. */
+    public String eosWarning() {
+        if (isPlain() && !special.containsKey("eos_token")) {
+            return "the model folder defines no eos_token (tokenizer_config.json), so the plain template ends "
+                    + "responses without an end token: the tuned model will not learn when to stop";
+        }
+        return null;
+    }
+
     public static ChatTemplate plain(Map<String, String> special) {
         return new ChatTemplate(PLAIN, PLAIN_ORIGIN, special, Clock.systemDefaultZone());
     }

@@ -3,6 +3,7 @@ package org.fedqlora.fed.privacy;
 import org.fedqlora.fed.Aggregator;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
+import org.fedqlora.fed.UpdateSum;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.ArrayList;
@@ -122,23 +123,58 @@ public final class DpAggregator implements Aggregator {
 
     @Override
     public Result aggregate(int round, Map<String, HostTensor> global, List<FitRes> results) {
-        double m = settings.expectedClients();
-        double usedClip = clip;
         SortedMap<String, double[]> sum = new TreeMap<>();
         int unclipped = 0;
         for (FitRes r : results) {
             SortedMap<String, double[]> delta = Updates.delta(global, r.parameters(), "client '" + r.clientId() + "'");
             requireSameTensors(results.get(0), r);
             if (settings.mode() == DpSettings.Mode.CENTRAL) {
-                double norm = Updates.clipInPlace(delta, usedClip);
-                unclipped += norm <= usedClip ? 1 : 0;
+                double norm = Updates.clipInPlace(delta, clip);
+                // a client that clipped itself knows whether it had to; its already clipped update cannot tell
+                Double bit = r.metrics().get(UNCLIPPED_KEY);
+                unclipped += bit != null ? (bit == 1.0 ? 1 : 0) : norm <= clip ? 1 : 0;
             }
             Updates.accumulate(sum, delta);
         }
         if (!results.isEmpty()) {
             shared.clear();
             results.get(0).parameters().forEach((name, t) -> shared.put(name, t.shape().clone()));
-        } else {
+        }
+        return release(round, global, sum, unclipped);
+    }
+
+    /**
+     * Under secure aggregation ({@link org.fedqlora.fed.AveragingStrategy#aggregateSum}): the server holds only the
+     * sum of the updates, which the clients clipped themselves ({@link DpClient#clipping}, weight 1 each), and the
+     * securely summed count of {@link #UNCLIPPED_KEY}; the release is the same as after {@link #aggregate}'s own
+     * (then idempotent) clipping.
+     */
+    @Override
+    public Result aggregateSum(int round, Map<String, HostTensor> global, UpdateSum secure) {
+        if (secure.totalWeight() != secure.clients()) {
+            throw new IllegalArgumentException("round " + round + ": DP-FedAvg weighs every client 1, but "
+                    + secure.clients() + " clients sent weights summing to " + secure.totalWeight());
+        }
+        shared.clear();
+        secure.sums().keySet().forEach(name -> shared.put(name, global.get(name).shape().clone()));
+        return release(round, global, secure.sums(),
+                Math.toIntExact(secure.counts().getOrDefault(UNCLIPPED_KEY, 0L)));
+    }
+
+    /**
+     * The DP release of one round from the sum of the clients' clipped updates (each clipped to {@link #clip()})
+     * and the number of them that were within the clip: adds the central noise (central mode), divides by m, updates
+     * the adaptive clip and reports ε. {@link #aggregate} calls it with the sum it computes; an aggregation that
+     * only learns the sum (secure aggregation of updates clipped by {@link DpClient#clipping}, with the unclipped
+     * bits {@link #UNCLIPPED_KEY} summed the same way) calls it directly. An empty {@code clippedSum} stands for
+     * zeros on the shared tensors of the last round with answers.
+     */
+    public Result release(int round, Map<String, HostTensor> global, SortedMap<String, double[]> clippedSum,
+                          int unclippedCount) {
+        double m = settings.expectedClients();
+        double usedClip = clip;
+        SortedMap<String, double[]> sum = new TreeMap<>(clippedSum);
+        if (sum.isEmpty()) {
             shared.forEach((name, shape) -> sum.put(name, new double[(int) HostTensor.numel(shape)]));
         }
         Map<String, Double> metrics = new TreeMap<>();
@@ -147,7 +183,8 @@ public final class DpAggregator implements Aggregator {
             Updates.addGaussianNoise(sum, stddev, noise.stream(round, "central"));
             metrics.put("dp_noise_stddev", stddev / m);
             if (settings.adaptive()) {
-                double noisyFraction = (unclipped + settings.countNoise() * noise.stream(round, "count").next()) / m;
+                double noisyFraction = (unclippedCount + settings.countNoise() * noise.stream(round, "count").next())
+                        / m;
                 clip = (float) geometricClipUpdate(usedClip, noisyFraction, settings.targetQuantile(),
                         settings.clipLearningRate());
                 metrics.put("dp_unclipped_estimate", noisyFraction);

@@ -333,4 +333,31 @@ class DpAggregatorTest {
         assertThat(local.accountant().rdp(3)[0]).isCloseTo(3 * Rdp.DEFAULT_ORDERS.get(0) / (2 * 2.0 * 2.0),
                 within(1e-12));
     }
+
+    /** Secure aggregation's path: clients clip, only the sum reaches {@link DpAggregator#release}; same result. */
+    @Test
+    void releasingAClientClippedSumEqualsServerSideClipping() {
+        DpSettings s = new DpSettings(DpSettings.Mode.CENTRAL, 0.25, true, 0.5, 0.2, 2, 1.0, 1e-5, 0, 1.0, 2);
+        List<Client> clients = List.of(DpClient.clipping(new FixedClient("c0", 0.1), "c0"),
+                DpClient.clipping(new FixedClient("c1", 0.0001), "c1"));
+        DpAggregator server = new DpAggregator(s, NoiseSource.seeded(8));
+        DpAggregator secure = new DpAggregator(s, NoiseSource.seeded(8));
+        FitIns ins = new FitIns(1, zeros(), secure.fitConfig(1));
+        List<FitRes> results = clients.stream().map(c -> c.fit(ins)).toList();
+        SortedMap<String, double[]> sum = new TreeMap<>();
+        int unclipped = 0;
+        for (FitRes r : results) {
+            Updates.accumulate(sum, Updates.delta(zeros(), r.parameters(), r.clientId()));
+            unclipped += r.metrics().get(DpAggregator.UNCLIPPED_KEY).intValue();
+        }
+
+        double[] viaSum = flat(secure.release(1, zeros(), sum, unclipped).mean());
+        double[] viaServer = flat(server.aggregate(1, zeros(), results).mean());
+
+        assertThat(unclipped).isEqualTo(1);
+        for (int i = 0; i < D; i++) {
+            assertThat(viaSum[i]).isCloseTo(viaServer[i], within(1e-6));
+        }
+        assertThat(secure.clip()).isEqualTo(server.clip());
+    }
 }
