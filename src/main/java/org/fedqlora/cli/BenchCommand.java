@@ -279,7 +279,8 @@ public final class BenchCommand implements Runnable {
                     "synthetic:smollm2-135m is a random decoder of SmolLM2-135M's shape (hidden 576, 30 layers, 9 heads,",
                     "3 KV heads, intermediate 1536, vocabulary 49152, tied embeddings); its weights are drawn when read.",
                     "JSON: {\"tokens_per_s\" (new tokens / decoding time, prefill excluded), \"total_tokens_per_s\",",
-                    "\"prefill_s\", \"peak_rss_mb\" (VmHWM), \"linear_base_bytes\", \"linear_fp32_bytes\", ...}."})
+                    "\"prefill_s\", \"peak_rss_mb\" (VmHWM, loading included), \"decode_peak_rss_mb\" (after loading),",
+                    "\"linear_base_bytes\", \"linear_fp32_bytes\", ...}."})
     public static final class Generate implements Callable<Integer> {
         @Option(names = "--model", defaultValue = "synthetic:smollm2-135m") String model;
         @Option(names = "--format", defaultValue = "fp32") String format;
@@ -306,6 +307,9 @@ public final class BenchCommand implements Runnable {
                     prompt[i] = r.nextInt(decoder.config().vocab());
                 }
                 var ndm = qm.encoder().manager();
+                long loadPeakKb = Train.rssKb("VmHWM");
+                System.gc();                                   // loading's transient host arrays
+                boolean reset = resetPeakRss();
                 if (warmup > 0) {
                     Generator.generate(decoder, ndm, prompt, new Generator.Options(warmup, java.util.Set.of(), List.of(),
                             Sampling.greedy()), ids -> "", null);
@@ -320,7 +324,9 @@ public final class BenchCommand implements Runnable {
                 out.put("prefill_s", Math.round(g.prefillSeconds() * 1000) / 1000.0);
                 out.put("new_tokens", n);
                 out.put("prompt_tokens", promptTokens);
-                out.put("peak_rss_mb", Train.rssKb("VmHWM") / 1024);
+                long hwm = Train.rssKb("VmHWM");
+                out.put("peak_rss_mb", Math.max(loadPeakKb, hwm) / 1024);
+                out.put("decode_peak_rss_mb", reset ? hwm / 1024 : -1);
                 out.put("rss_end_mb", Train.rssKb("VmRSS") / 1024);
                 long linear = decoder.linears().stream().mapToLong(l -> l.base().residentBytes()).sum();
                 long fp32 = decoder.linears().stream().mapToLong(l -> 4L * l.in() * l.out()).sum();
@@ -337,6 +343,16 @@ public final class BenchCommand implements Runnable {
                 System.out.println(text);
             }
             return 0;
+        }
+
+        /** Resets VmHWM to the current RSS (Linux: "5" to /proc/self/clear_refs), so a later peak is the decoding's. */
+        private static boolean resetPeakRss() {
+            try {
+                Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+                return true;
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
         }
     }
 

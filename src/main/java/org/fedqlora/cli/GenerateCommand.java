@@ -19,6 +19,7 @@ import org.fedqlora.quant.QaSpec;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.quant.QuantSpec;
 import org.fedqlora.quant.QuantizedBase;
+import org.fedqlora.quant.QuantizedModelFolder;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.SafetensorsFile;
 import org.fedqlora.tokenize.ChatEncoder;
@@ -100,8 +101,12 @@ public final class GenerateCommand implements Callable<Integer> {
         LlamaConfig cfg = LlamaConfig.fromJson(folder.config());
         AdapterDir ad = adapter == null ? null : AdapterDir.open(adapter, folder);
         QuantSpec spec = new QuantSpec(QuantFormat.parse(format), groupSize, doubleQuant);
-        int rank = qaRank != null ? qaRank : ad != null ? ad.qaRank : 0;
-        QaSpec qa = spec.format().isQuantized() && rank > 0 ? new QaSpec(rank, QaSpec.Method.SVD, 4) : QaSpec.none();
+        // a folder written by 'quantize --out' carries its QA adapter: used unless --qa-rank 0
+        boolean saved = QuantizedModelFolder.isQuantized(folder.dir());
+        boolean savedQa = saved && Files.isRegularFile(folder.dir().resolve(QuantizedModelFolder.QA_FILE));
+        int rank = qaRank != null ? qaRank : ad != null ? ad.qaRank : savedQa ? 1 : 0;
+        QaSpec qa = (spec.format().isQuantized() || savedQa) && rank > 0 ? new QaSpec(rank, QaSpec.Method.SVD, 4)
+                : QaSpec.none();
         TokenizerConfig tc = TokenizerConfig.read(folder.dir());
         long t0 = System.nanoTime();
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.parse(residency), 0);
@@ -115,7 +120,8 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             adapters.attach();
             System.err.printf(Locale.ROOT, "model: %s (%s, %d layers), base %s%s%s, loaded in %.1f s%n", folder.name(),
-                    cfg.modelType(), cfg.layers(), qm.format(), qa.enabled() ? " + QA rank " + qa.rank() : "",
+                    cfg.modelType(), cfg.layers(), qm.format(), qm.qaFactors().isEmpty() ? ""
+                            : " + QA rank " + qm.qaFactors().values().iterator().next().rank(),
                     ad != null ? " + LoRA from " + adapter : "", (System.nanoTime() - t0) / 1e9);
             long[] ids;
             if (promptIds != null) {

@@ -20,6 +20,7 @@ class BenchDecoderTest {
         assertThat(j.get("new_tokens").asInt()).isEqualTo(4);
         assertThat(j.get("tokens_per_s").asDouble()).isPositive();
         assertThat(j.get("peak_rss_mb").asLong()).isPositive();
+        assertThat(j.get("decode_peak_rss_mb").asLong()).isPositive().isLessThanOrEqualTo(j.get("peak_rss_mb").asLong());
         assertThat(j.get("linear_fp32_bytes").asLong()).isEqualTo(4L * 2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128));
         assertThat(j.get("linear_base_bytes").asDouble()).isLessThanOrEqualTo(j.get("linear_fp32_bytes").asDouble() / 10);
     }

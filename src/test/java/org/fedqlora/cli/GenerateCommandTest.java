@@ -262,4 +262,19 @@ class GenerateCommandTest {
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(longs(new ObjectMapper().readTree(r.out()).get("prompt_ids"))).containsExactly(expected);
     }
+
+    /** A folder saved by {@code quantize --out} (NF4 + its QA adapter) generates with that QA adapter, no --format. */
+    @Test
+    void aSavedQuantizedFolderGeneratesWithItsEmbeddedQaAdapter() throws IOException {
+        Path q = dir.resolve("llama-nf4");
+        CliErrorsTest.Result made = CliErrorsTest.run("quantize", "--model", LLAMA, "--format", "nf4", "--group-size", "32",
+                "--qa-rank", "4", "--out", q.toString());
+        assertThat(made.code()).as(made.err()).isZero();
+
+        Out r = run("generate", "--model", q.toString(), "--prompt-ids", "5,6,7", "--max-new-tokens", "3", "--json");
+
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("base nf4 + QA rank 4");
+        assertThat(new ObjectMapper().readTree(r.out()).get("generated_ids")).hasSize(3);
+    }
 }
