@@ -27,6 +27,7 @@ import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import org.fedqlora.train.TrainOptions;
 import org.fedqlora.train.Trainer;
+import org.fedqlora.nn.Compute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -51,7 +52,14 @@ import java.util.concurrent.Callable;
                 "(the client's private QA adapter, never part of the PEFT export)."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "minilm", paramLabel = "minilm|PATH") String model;
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = ".jsonl, .csv or .parquet") Path data;
+    @Option(names = "--data", required = true, paramLabel = "FILE",
+            description = ".jsonl, .csv or .parquet; instruction JSONL (instruction/output or messages) for causal-lm") Path data;
+    @Option(names = "--task", defaultValue = "auto", paramLabel = "auto|classification|causal-lm",
+            description = "auto: causal-lm (instruction tuning of a decoder) when --data holds instruction rows, else "
+                    + "classification (default: ${DEFAULT-VALUE}).") String task;
+    @Option(names = "--chat-template", defaultValue = "auto", paramLabel = "auto|plain|FILE",
+            description = "causal-lm: the model's chat template (auto; plain when it has none), the plain template, "
+                    + "or a Jinja file (default: ${DEFAULT-VALUE}).") String chatTemplate;
     @Option(names = "--eval", paramLabel = "FILE", description = "Evaluation file; default: --eval-fraction of --data.") Path eval;
     @Range(min = 0, max = 1, minExclusive = true, maxExclusive = true) @Option(names = "--eval-fraction", defaultValue = "0.1") double evalFraction;
     @Option(names = "--text-field", defaultValue = "text") String textField;
@@ -83,11 +91,18 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-decay", description = "Constant learning rate after warm-up.") boolean noDecay;
     @Range(min = 1, max = 1e9, zero = "evaluate at the end only") @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0 = at the end).") int evalEvery;
     @Range(min = Long.MIN_VALUE, max = Long.MAX_VALUE) @Option(names = "--seed", defaultValue = "1") long seed;
+    @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
+            description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
+                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+    String compute;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--overwrite", description = "Write into a non-empty --out.") boolean overwrite;
 
     @Override
     public Integer call() throws Exception {
+        if (CausalLmTasks.isCausalLm(task, data)) {
+            return CausalLmTasks.train(this);
+        }
         QuantSpec spec = new QuantSpec(QuantFormat.parse(format), groupSize, doubleQuant);
         QaSpec qa = new QaSpec(qaRank, QaSpec.Method.parse(qaMethod), qaIters);
         LoraConfig lora = new LoraConfig(loraRank, loraAlpha, loraDropout, targets);
@@ -96,6 +111,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (!pooling.equalsIgnoreCase("auto")) {
             Pooling.parse(pooling);   // fail before loading anything
         }
+        Compute precision = Compute.parse(compute);
         Outputs.checkDir(out, overwrite);
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
@@ -112,8 +128,10 @@ public final class TrainCommand implements Callable<Integer> {
         ModelFolder folder = Models.open(model);
         long t0 = System.nanoTime();
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED, maxLength)) {
-            System.err.printf(Locale.ROOT, "model: %s, base %s%s, loaded in %.1f s%n", folder.name(), qm.format(),
-                    qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", (System.nanoTime() - t0) / 1e9);
+            qm.encoder().setCompute(precision);
+            System.err.printf(Locale.ROOT, "model: %s, base %s%s, %s compute, loaded in %.1f s%n", folder.name(),
+                    qm.format(), qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", precision.id(),
+                    (System.nanoTime() - t0) / 1e9);
             Pooling pool = Pooling.parse(pooling, qm.encoder().encoder());
             var tok = qm.encoder().tokenizer();
             long pad = qm.encoder().encoder().config().padTokenId();
@@ -155,7 +173,8 @@ public final class TrainCommand implements Callable<Integer> {
                       Trainer.Result result, Metrics finalEval, Pooling pool, LoraConfig lora, QuantSpec spec, QaSpec qa)
             throws java.io.IOException {
         ObjectMapper json = new ObjectMapper();
-        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName());
+        String baseHash = folder.contentHash();
+        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName(), baseHash, null);
         SafetensorsWriter hw = new SafetensorsWriter();
         head.state().forEach(hw::put);
         hw.write(out.resolve("head.safetensors"));
@@ -165,6 +184,7 @@ public final class TrainCommand implements Callable<Integer> {
         h.set("labels", json.valueToTree(train.labels().labels()));
         h.put("hidden_size", qm.encoder().encoder().config().hidden());
         h.put("base_model", folder.baseModelName());
+        h.put(org.fedqlora.model.BaseModelHash.KEY, baseHash);
         h.put("format", qm.format());
         h.put("group_size", spec.groupSize());
         h.put("double_quant", spec.doubleQuant());
@@ -193,6 +213,7 @@ public final class TrainCommand implements Callable<Integer> {
         m.put("steps", result.steps());
         m.put("seconds", result.seconds());
         m.put("tokens_per_s", result.tokens() / result.seconds());
+        m.put("compute", qm.encoder().compute().id());
         Outputs.writeAtomically(out.resolve("metrics.json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
     }
 

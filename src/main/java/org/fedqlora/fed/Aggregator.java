@@ -34,6 +34,31 @@ public interface Aggregator {
     /** Combines this round's successful answers (ascending client id, possibly none if {@link #aggregatesEmptyRounds}). */
     Result aggregate(int round, Map<String, HostTensor> global, List<FitRes> results);
 
+    /**
+     * Combines a round's securely aggregated updates (the server holds only their sum). Default: the weighted mean
+     * x_global + Σ w_i Δ_i / Σ w_i. Differential privacy overrides it (its clients clip, it adds the noise).
+     */
+    default Result aggregateSum(int round, Map<String, HostTensor> global, UpdateSum sum) {
+        if (sum.totalWeight() <= 0) {
+            throw new IllegalArgumentException("round " + round + ": the clients' weights sum to "
+                    + sum.totalWeight() + " (every client reported 0 examples?), so there is no mean");
+        }
+        SortedMap<String, HostTensor> mean = new java.util.TreeMap<>();
+        sum.sums().forEach((name, s) -> {
+            HostTensor g = global.get(name);
+            if (g == null || HostTensor.numel(g.shape()) != s.length) {
+                throw new IllegalArgumentException("clients aggregated tensor '" + name + "' that the global "
+                        + "parameters " + (g == null ? "lack" : "have with another shape"));
+            }
+            float[] x = Parameters.floats(name, g, "the global parameters");
+            for (int j = 0; j < x.length; j++) {
+                x[j] = (float) (x[j] + s[j] / sum.totalWeight());
+            }
+            mean.put(name, HostTensor.ofFloats(x, g.shape()));
+        });
+        return new Result(mean, Map.of());
+    }
+
     /** The clients of this training round, ascending. Default: {@link ClientSampling#sample}. */
     default List<String> sample(int round, List<String> available, double fraction, int minClients,
                                 RandomGenerator random) {

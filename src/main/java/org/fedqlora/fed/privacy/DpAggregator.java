@@ -3,6 +3,7 @@ package org.fedqlora.fed.privacy;
 import org.fedqlora.fed.Aggregator;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
+import org.fedqlora.fed.UpdateSum;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.ArrayList;
@@ -140,6 +141,24 @@ public final class DpAggregator implements Aggregator {
             results.get(0).parameters().forEach((name, t) -> shared.put(name, t.shape().clone()));
         }
         return release(round, global, sum, unclipped);
+    }
+
+    /**
+     * Under secure aggregation ({@link org.fedqlora.fed.AveragingStrategy#aggregateSum}): the server holds only the
+     * sum of the updates, which the clients clipped themselves ({@link DpClient#clipping}, weight 1 each), and the
+     * securely summed count of {@link #UNCLIPPED_KEY}; the release is the same as after {@link #aggregate}'s own
+     * (then idempotent) clipping.
+     */
+    @Override
+    public Result aggregateSum(int round, Map<String, HostTensor> global, UpdateSum secure) {
+        if (secure.totalWeight() != secure.clients()) {
+            throw new IllegalArgumentException("round " + round + ": DP-FedAvg weighs every client 1, but "
+                    + secure.clients() + " clients sent weights summing to " + secure.totalWeight());
+        }
+        shared.clear();
+        secure.sums().keySet().forEach(name -> shared.put(name, global.get(name).shape().clone()));
+        return release(round, global, secure.sums(),
+                Math.toIntExact(secure.counts().getOrDefault(UNCLIPPED_KEY, 0L)));
     }
 
     /**

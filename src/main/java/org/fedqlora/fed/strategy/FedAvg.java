@@ -2,6 +2,7 @@ package org.fedqlora.fed.strategy;
 
 import org.fedqlora.fed.Aggregation;
 import org.fedqlora.fed.Aggregator;
+import org.fedqlora.fed.AveragingStrategy;
 import org.fedqlora.fed.ClientSampling;
 import org.fedqlora.fed.EvaluateAggregate;
 import org.fedqlora.fed.EvaluateIns;
@@ -13,7 +14,7 @@ import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
 import org.fedqlora.fed.RunningMean;
-import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.UpdateSum;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.List;
@@ -33,7 +34,7 @@ import java.util.random.RandomGenerator;
  * An {@link Aggregator} may replace the sampling and the mean (e.g. differentially private aggregation: Poisson
  * sampling, clipped updates and noise); its state is checkpointed with the optimizer's.
  */
-public final class FedAvg implements Strategy {
+public final class FedAvg implements AveragingStrategy {
     /**
      * @param fractionFit        fraction of available clients sampled for training, in (0, 1]
      * @param minFitClients      at least this many train in every round (≥ 1)
@@ -144,6 +145,20 @@ public final class FedAvg implements Strategy {
             return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
         }
         Aggregator.Result mean = aggregator.aggregate(round, global, results);
+        metrics.putAll(mean.metrics());
+        return FitAggregate.accepted(optimizer.step(global, mean.mean()), metrics);
+    }
+
+    /** As {@link #aggregateFit}, from a secure sum: the failure policy, the aggregator's mean, the optimizer step. */
+    @Override
+    public FitAggregate aggregateSum(int round, Map<String, HostTensor> global, UpdateSum sum, List<FitRes> results,
+                                     List<Failure> failures) {
+        Map<String, Double> metrics = new TreeMap<>(Aggregation.fitMetrics(results));
+        var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
+        if (rejection.isPresent()) {
+            return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
+        }
+        Aggregator.Result mean = aggregator.aggregateSum(round, global, sum);
         metrics.putAll(mean.metrics());
         return FitAggregate.accepted(optimizer.step(global, mean.mean()), metrics);
     }
