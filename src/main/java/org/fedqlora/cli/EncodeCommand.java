@@ -79,6 +79,7 @@ public final class EncodeCommand implements Callable<Integer> {
             if (!Files.isRegularFile(input)) {
                 throw new UserException("--input " + input + " does not exist or is not a file");
             }
+            org.fedqlora.TextFiles.requireUtf8(input, "--input");
             for (String line : Files.readAllLines(input, StandardCharsets.UTF_8)) {
                 if (!line.isBlank()) {
                     all.add(line.strip());

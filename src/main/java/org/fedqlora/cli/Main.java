@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code ./fedqlora}. */
 @Command(name = "fedqlora", mixinStandardHelpOptions = true, version = "fedqlora 0.1.0",
         description = {"Federated, quantization-aware LoRA fine-tuning of language models (FedQLoRA).", ""},
-        subcommands = {EncodeCommand.class, QuantizeCommand.class, DataCommand.class, TrainCommand.class, EvalCommand.class, SimulateCommand.class, BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {EncodeCommand.class, QuantizeCommand.class, DataCommand.class, TrainCommand.class, EvalCommand.class, SimulateCommand.class, ServerCommand.class, ClientCommand.class, CertsCommand.class, BenchCommand.class, GenerateCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'fedqlora COMMAND --help' for a command's options and examples."})
 public final class Main implements Runnable {
 

@@ -89,6 +89,8 @@ public final class QuantizeCommand implements Callable<Integer> {
         double secs = (System.nanoTime() - t0) / 1e9;
         ObjectNode summary = QuantizedModelFolder.summary(base, fp32Bytes);
         summary.put("model", folder.name());
+        // the source model's hash: adapters trained on it match this quantized copy (see BaseModelHash)
+        summary.put(org.fedqlora.model.BaseModelHash.KEY, folder.contentHash());
         summary.put("seconds", secs);
         if (out != null) {
             Outputs.createDirs(out);

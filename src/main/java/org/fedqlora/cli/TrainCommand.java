@@ -51,7 +51,14 @@ import java.util.concurrent.Callable;
                 "(the client's private QA adapter, never part of the PEFT export)."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "minilm", paramLabel = "minilm|PATH") String model;
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = ".jsonl, .csv or .parquet") Path data;
+    @Option(names = "--data", required = true, paramLabel = "FILE",
+            description = ".jsonl, .csv or .parquet; instruction JSONL (instruction/output or messages) for causal-lm") Path data;
+    @Option(names = "--task", defaultValue = "auto", paramLabel = "auto|classification|causal-lm",
+            description = "auto: causal-lm (instruction tuning of a decoder) when --data holds instruction rows, else "
+                    + "classification (default: ${DEFAULT-VALUE}).") String task;
+    @Option(names = "--chat-template", defaultValue = "auto", paramLabel = "auto|plain|FILE",
+            description = "causal-lm: the model's chat template (auto; plain when it has none), the plain template, "
+                    + "or a Jinja file (default: ${DEFAULT-VALUE}).") String chatTemplate;
     @Option(names = "--eval", paramLabel = "FILE", description = "Evaluation file; default: --eval-fraction of --data.") Path eval;
     @Range(min = 0, max = 1, minExclusive = true, maxExclusive = true) @Option(names = "--eval-fraction", defaultValue = "0.1") double evalFraction;
     @Option(names = "--text-field", defaultValue = "text") String textField;
@@ -88,6 +95,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (CausalLmTasks.isCausalLm(task, data)) {
+            return CausalLmTasks.train(this);
+        }
         QuantSpec spec = new QuantSpec(QuantFormat.parse(format), groupSize, doubleQuant);
         QaSpec qa = new QaSpec(qaRank, QaSpec.Method.parse(qaMethod), qaIters);
         LoraConfig lora = new LoraConfig(loraRank, loraAlpha, loraDropout, targets);
@@ -155,7 +165,8 @@ public final class TrainCommand implements Callable<Integer> {
                       Trainer.Result result, Metrics finalEval, Pooling pool, LoraConfig lora, QuantSpec spec, QaSpec qa)
             throws java.io.IOException {
         ObjectMapper json = new ObjectMapper();
-        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName());
+        String baseHash = folder.contentHash();
+        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName(), baseHash, null);
         SafetensorsWriter hw = new SafetensorsWriter();
         head.state().forEach(hw::put);
         hw.write(out.resolve("head.safetensors"));
@@ -165,6 +176,7 @@ public final class TrainCommand implements Callable<Integer> {
         h.set("labels", json.valueToTree(train.labels().labels()));
         h.put("hidden_size", qm.encoder().encoder().config().hidden());
         h.put("base_model", folder.baseModelName());
+        h.put(org.fedqlora.model.BaseModelHash.KEY, baseHash);
         h.put("format", qm.format());
         h.put("group_size", spec.groupSize());
         h.put("double_quant", spec.doubleQuant());

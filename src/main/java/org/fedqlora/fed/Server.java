@@ -27,14 +27,17 @@ import java.util.SplittableRandom;
  * in the reports; exceptions from the strategy (e.g. clients sent tensors that cannot be averaged) stop the run.
  */
 public final class Server {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Server.class);
     private static final long GOLDEN_GAMMA = 0x9E3779B97F4A7C15L;
 
     /**
      * @param rounds        the last round to run, ≥ 1
      * @param evaluateEvery evaluate every this many rounds and after the last one; 0 = never
      * @param seed          seeds client sampling
+     * @param retries       times a round whose training phase the strategy rejected (e.g. too many failures) is
+     *                      run again before it is reported as rejected; 0 in simulation
      */
-    public record Config(int rounds, int evaluateEvery, long seed) {
+    public record Config(int rounds, int evaluateEvery, long seed, int retries) {
         public Config {
             if (rounds < 1) {
                 throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
@@ -42,6 +45,14 @@ public final class Server {
             if (evaluateEvery < 0) {
                 throw new IllegalArgumentException("evaluateEvery must be ≥ 0 (0 = never), got " + evaluateEvery);
             }
+            if (retries < 0) {
+                throw new IllegalArgumentException("retries must be ≥ 0, got " + retries);
+            }
+        }
+
+        /** No retries. */
+        public Config(int rounds, int evaluateEvery, long seed) {
+            this(rounds, evaluateEvery, seed, 0);
         }
     }
 
@@ -109,18 +120,37 @@ public final class Server {
 
     private RoundReport runRound(int round, Map<String, HostTensor> global) {
         long start = System.nanoTime();
-        Map<String, FitIns> fitIns = strategy.configureFit(round, global, transport.availableClients(),
-                random(config.seed(), round, Failure.FIT));
-        Optional<RunningMean> folded = transport.foldsUpdates() ? strategy.fitAccumulator(round, global)
-                : Optional.empty();
-        PhaseResult<FitRes> fit = folded.isPresent() ? transport.fit(fitIns, folded.get()) : transport.fit(fitIns);
-        FitAggregate aggregate = folded.isPresent()
-                ? strategy.aggregateFit(round, global, folded.get(), fit.results(), fit.failures())
-                : strategy.aggregateFit(round, global, fit.results(), fit.failures());
+        long retriedDown = 0;
+        long retriedUp = 0;
+        Map<String, FitIns> fitIns;
+        PhaseResult<FitRes> fit;
+        FitAggregate aggregate;
+        for (int attempt = 0; ; attempt++) {
+            fitIns = strategy.configureFit(round, global, transport.availableClients(),
+                    random(config.seed(), round, Failure.FIT));
+            Optional<RunningMean> folded = transport.foldsUpdates() ? strategy.fitAccumulator(round, global)
+                    : Optional.empty();
+            fit = folded.isPresent() ? transport.fit(fitIns, folded.get()) : transport.fit(fitIns);
+            aggregate = folded.isPresent()
+                    ? strategy.aggregateFit(round, global, folded.get(), fit.results(), fit.failures())
+                    : strategy.aggregateFit(round, global, fit.results(), fit.failures());
+            if (aggregate.isAccepted() || attempt >= config.retries()) {
+                break;
+            }
+            LOG.warn("round {} did not count ({}); running it again (retry {} of {})", round,
+                    aggregate.rejection().orElse(""), attempt + 1, config.retries());
+            retriedDown += fit.bytesDown();
+            retriedUp += fit.bytesUp();
+        }
+        return finishRound(round, global, start, fitIns, fit, aggregate, retriedDown, retriedUp);
+    }
+
+    private RoundReport finishRound(int round, Map<String, HostTensor> global, long start, Map<String, FitIns> fitIns,
+                                    PhaseResult<FitRes> fit, FitAggregate aggregate, long retriedDown, long retriedUp) {
         Map<String, HostTensor> next = aggregate.parameters().orElse(global);
         Optional<EvaluationReport> evaluation = Optional.empty();
-        long bytesDown = fit.bytesDown();
-        long bytesUp = fit.bytesUp();
+        long bytesDown = fit.bytesDown() + retriedDown;
+        long bytesUp = fit.bytesUp() + retriedUp;
         if (evaluatesAfter(round)) {
             Map<String, EvaluateIns> evaluateIns = strategy.configureEvaluate(round, next,
                     transport.availableClients(), random(config.seed(), round, Failure.EVALUATE));

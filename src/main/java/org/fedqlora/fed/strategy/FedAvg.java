@@ -168,10 +168,14 @@ public final class FedAvg implements AveragingStrategy {
         return aggregator.stopBefore(round);
     }
 
-    /** Streaming aggregation: the same weighted mean, folded as updates arrive ({@link RunningMean}). */
+    /**
+     * Streaming aggregation: the same weighted mean, folded as updates arrive ({@link RunningMean}). Only for the
+     * plain weighted mean: another {@link Aggregator} (e.g. DP, which clips each update) needs the updates
+     * themselves, so the server then asks the transport for them.
+     */
     @Override
     public Optional<RunningMean> fitAccumulator(int round, Map<String, HostTensor> global) {
-        return Optional.of(new RunningMean());
+        return aggregator == Aggregator.WEIGHTED_MEAN ? Optional.of(new RunningMean()) : Optional.empty();
     }
 
     @Override

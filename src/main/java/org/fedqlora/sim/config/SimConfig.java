@@ -43,6 +43,7 @@ public record SimConfig(
         Server server,                    // server-side optimizer over the aggregated update
         Eval eval,                        // evaluation schedule
         Privacy privacy,                  // client-level differential privacy (DP-FedAvg); mode none = off
+        Transport transport,              // the network transport of `fedqlora server` / `client` (unused by simulate)
         Secagg secagg,                    // secure aggregation of the shared updates (SecAgg+)
         long seed,                        // seed of everything random in one run (partition, sampling, init, dropout)
         List<Long> seeds,                 // if non-empty, every run is repeated once per seed (seed is then unused)
@@ -94,9 +95,10 @@ public record SimConfig(
                 new Head("auto"),
                 new Qa(16, "svd", 4),
                 new IFedQLora("svd", 10, 1e-4),
-                new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3),
+                new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3, 600.0, 600.0, 3),
                 new Eval(1, 0),
                 new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0),
+                new Transport("none", 1 << 20, 1L << 30),
                 new Secagg(false, 0, 0, 32, 1.0, 10_000),
                 1L,
                 List.of(),
@@ -296,7 +298,10 @@ public record SimConfig(
             double momentum,   // FedAvgM momentum, in [0, 1)
             double beta1,      // FedAdam first-moment decay, in [0, 1)
             double beta2,      // FedAdam second-moment decay, in [0, 1)
-            double tau) {      // FedAdam adaptivity (epsilon), > 0
+            double tau,        // FedAdam adaptivity (epsilon), > 0
+            double roundTimeoutS, // deployment: a client that has not answered a phase after this many seconds failed
+            double joinTimeoutS,  // deployment: how long the server waits for enough clients before a round
+            int retries) {     // deployment: times a round rejected by the failure policy is run again
 
         /** Valid {@link #optimizer}s. */
         public static final List<String> OPTIMIZERS = List.of("fedavg", "fedavgm", "fedadam");
@@ -308,6 +313,31 @@ public record SimConfig(
             Check.unitOpen("server.beta1", beta1);
             Check.unitOpen("server.beta2", beta2);
             Check.positive("server.tau", tau);
+            Check.positive("server.round_timeout_s", roundTimeoutS);
+            Check.positive("server.join_timeout_s", joinTimeoutS);
+            Check.atLeast("server.retries", retries, 0);
+        }
+    }
+
+    /** The network transport of a deployment ({@code transport.*}; see federation.proto). */
+    public record Transport(
+            String compression,    // upload encoding: none, deflate (lossless) or int8 (lossy, 4x smaller)
+            int chunkBytes,        // largest message chunk of a streamed tensor, in bytes (default 1 MiB)
+            long maxUpdateBytes) { // largest client update the server accepts, in bytes
+
+        /** Valid {@link #compression}s. */
+        public static final List<String> COMPRESSIONS = List.of("none", "deflate", "int8");
+
+        public Transport {
+            compression = Check.oneOf("transport.compression", compression, COMPRESSIONS);
+            Check.atLeast("transport.chunk_bytes", chunkBytes, 1024);
+            if (chunkBytes > 8 << 20) {
+                throw new UserException("transport.chunk_bytes must be at most " + (8 << 20) + " (8 MiB), got "
+                        + chunkBytes);
+            }
+            if (maxUpdateBytes < 1024) {
+                throw new UserException("transport.max_update_bytes must be at least 1024, got " + maxUpdateBytes);
+            }
         }
     }
 

@@ -101,6 +101,8 @@ public final class FederationNode implements AutoCloseable {
     private final List<VirtualClient> clients;
     private final ManagedChannel channel;
     private final ExecutorService worker;
+    private final boolean ownWorker;
+    private final AtomicLong joins = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicReference<String> fatal = new AtomicReference<>();
     private final AtomicLong bytesUp = new AtomicLong();
@@ -108,6 +110,14 @@ public final class FederationNode implements AutoCloseable {
     private final AtomicLong tasksDone = new AtomicLong();
 
     public FederationNode(Options options, List<? extends VirtualClient> clients) {
+        this(options, clients, null);
+    }
+
+    /**
+     * @param worker runs the tasks; nodes in one process that share a base model or the engine's single gradient
+     *               tape must share it (null: a worker thread of its own)
+     */
+    public FederationNode(Options options, List<? extends VirtualClient> clients, ExecutorService worker) {
         if (clients.isEmpty()) {
             throw new IllegalArgumentException("a node needs at least one virtual client");
         }
@@ -117,7 +127,8 @@ public final class FederationNode implements AutoCloseable {
                 .maxInboundMessageSize(Protocol.MAX_MESSAGE_BYTES)
                 .keepAliveTime(30, TimeUnit.SECONDS)
                 .build();
-        this.worker = Executors.newSingleThreadExecutor(r -> {
+        this.ownWorker = worker == null;
+        this.worker = worker != null ? worker : Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "federation-worker");
             t.setDaemon(true);
             return t;
@@ -162,6 +173,11 @@ public final class FederationNode implements AutoCloseable {
         return bytesDown.get();
     }
 
+    /** Successful Joins so far (a rejoin after a server restart counts again). */
+    public long joins() {
+        return joins.get();
+    }
+
     public long tasksDone() {
         return tasksDone.get();
     }
@@ -180,8 +196,9 @@ public final class FederationNode implements AutoCloseable {
                         fatal.compareAndSet(null, "the server refused client '" + c.id() + "': " + r.getReason());
                         return;
                     }
-                    session = r;
                     c.joined(r);
+                    session = r;
+                    joins.incrementAndGet();
                     LOG.info("{} joined {} (protocol v{})", c.id(), options.target(), r.getProtocolVersion());
                 }
                 Iterator<TaskChunk> it = stub.withDeadlineAfter(session.getPollMs() + 60_000L, TimeUnit.MILLISECONDS)
@@ -209,7 +226,11 @@ public final class FederationNode implements AutoCloseable {
                 }
                 Task task = receive(c.id(), h, it, session);
                 JoinReply s = session;
-                worker.execute(() -> work(c, task, s));
+                worker.execute(() -> {
+                    if (!closed.get()) {
+                        work(c, task, s);
+                    }
+                });
             } catch (StatusRuntimeException e) {
                 if (closed.get()) {
                     return;
@@ -386,7 +407,9 @@ public final class FederationNode implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        worker.shutdownNow();
+        if (ownWorker) {
+            worker.shutdownNow();
+        }
         channel.shutdownNow();
         try {
             channel.awaitTermination(2, TimeUnit.SECONDS);

@@ -375,6 +375,20 @@ public final class GrpcTransport implements Transport {
         }
     }
 
+    /** CPU time the server spent handling uploads (decode, checksums, validation, folding), in ns. */
+    public long handlerCpuNanos() {
+        return sessions.handlerCpuNanos();
+    }
+
+    /** The most update bytes the server held at once (in-flight uploads) since {@link #resetPeakBufferedBytes}. */
+    public long peakBufferedBytes() {
+        return sessions.peakBufferedBytes();
+    }
+
+    public void resetPeakBufferedBytes() {
+        sessions.resetPeak();
+    }
+
     /** Per-client counters for reports: id → {connected (0/1), tasks answered, tasks failed}. */
     public Map<String, long[]> clientCounters() {
         return sessions.counters();

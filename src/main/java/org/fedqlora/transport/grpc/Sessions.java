@@ -68,6 +68,11 @@ final class Sessions {
     private final Map<String, long[]> counters = new ConcurrentHashMap<>();
     private final AtomicLong taskIds = new AtomicLong();
     private volatile boolean finished;
+    private final AtomicLong handlerCpuNanos = new AtomicLong();
+    private final AtomicLong bufferedBytes = new AtomicLong();
+    private final AtomicLong peakBufferedBytes = new AtomicLong();
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
     private int uploadPermits;
     private final Deque<Runnable> waitingUploads = new ArrayDeque<>();
 
@@ -89,7 +94,7 @@ final class Sessions {
         final Deque<Task> queue = new ArrayDeque<>();
         final Map<String, Task> outstanding = new LinkedHashMap<>();
         int activePulls;
-        long lastPullEndNanos = System.nanoTime();
+        long lastPullEndNanos = System.nanoTime() - TimeUnit.HOURS.toNanos(1); // connected from its first pull
         boolean left;
         boolean doneSent;
         Pull waiting;
@@ -223,6 +228,25 @@ final class Sessions {
 
     private synchronized int indexOf(String id) {
         return roster.computeIfAbsent(id, k -> roster.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1);
+    }
+
+    /** CPU time spent in upload handling (decode, checksum, validation, fold) on server threads, in ns. */
+    long handlerCpuNanos() {
+        return handlerCpuNanos.get();
+    }
+
+    /** The most update bytes (encoded and decoded) the server held at once since the last reset. */
+    long peakBufferedBytes() {
+        return peakBufferedBytes.get();
+    }
+
+    void resetPeak() {
+        peakBufferedBytes.set(bufferedBytes.get());
+    }
+
+    private void buffer(long delta) {
+        long now = bufferedBytes.addAndGet(delta);
+        peakBufferedBytes.accumulateAndGet(now, Math::max);
     }
 
     Map<String, long[]> counters() {
@@ -669,8 +693,29 @@ final class Sessions {
             this.commonName = commonName;
         }
 
+        private long held;
+
+        private void hold(long bytes) {
+            held += bytes;
+            buffer(bytes);
+        }
+
+        private void releaseHeld() {
+            buffer(-held);
+            held = 0;
+        }
+
         @Override
         public synchronized void onNext(ResultChunk c) {
+            long cpu0 = THREADS.getCurrentThreadCpuTime();
+            try {
+                handle(c);
+            } finally {
+                handlerCpuNanos.addAndGet(THREADS.getCurrentThreadCpuTime() - cpu0);
+            }
+        }
+
+        private void handle(ResultChunk c) {
             if (finished) {
                 return;
             }
@@ -690,7 +735,10 @@ final class Sessions {
                         }
                         permit = true;
                     }
-                    case TENSOR -> requireHeader().header(c.getTensor());
+                    case TENSOR -> {
+                        hold(2 * c.getTensor().getEncodedBytes()); // the encoded bytes, then the decoded tensor
+                        requireHeader().header(c.getTensor());
+                    }
                     case DATA -> requireHeader().data(c.getData());
                     case END -> {
                         onEnd();
@@ -744,6 +792,7 @@ final class Sessions {
                 throw new ProtocolException("client '" + s.id + "' was not asked for task '" + h.getTaskId()
                         + "' (or it is closed): results are accepted only for the client's own open tasks");
             }
+            task = t; // from here on, a bad result is this task's failure
             if (h.getRound() != t.asked.round()) {
                 throw new ProtocolException("result of client '" + s.id + "' is for round " + h.getRound()
                         + " but task " + t.taskId + " is round " + t.asked.round() + " (stale or future round)");
@@ -752,7 +801,6 @@ final class Sessions {
                 throw new ProtocolException("result of client '" + s.id + "' is for phase '" + h.getPhase()
                         + "' but task " + t.taskId + " is '" + t.asked.phase() + "'");
             }
-            task = t;
             task.phase.up.addAndGet(wire);
             if (!h.getFailure().isEmpty()) {
                 t.phase.fail(s.id, "client reported: " + h.getFailure());
@@ -791,6 +839,7 @@ final class Sessions {
         private void answer(boolean accepted, String reason) {
             finished = true;
             tensors = null;
+            releaseHeld();
             releasePermit();
             try {
                 reply.onNext(PushReply.newBuilder().setAccepted(accepted).setReason(reason).setWireBytes(wire).build());
@@ -811,6 +860,7 @@ final class Sessions {
         public synchronized void onError(Throwable t) {
             finished = true;
             tensors = null;
+            releaseHeld();
             releasePermit();
         }
 

@@ -50,6 +50,17 @@ public final class Tls {
         }
     }
 
+    /** The common name of the certificate in a PEM file (a client's identity in the federation). */
+    public static String commonName(Path certPem) {
+        try (var in = Files.newInputStream(readable(certPem, "--tls-cert"))) {
+            var cert = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertificate(in);
+            return PeerIdentity.commonName(cert);
+        } catch (IOException | java.security.cert.CertificateException e) {
+            throw new UserException(certPem + " is not a PEM certificate (" + e.getMessage() + ")");
+        }
+    }
+
     public static ServerCredentials insecureServer() {
         return InsecureServerCredentials.create();
     }

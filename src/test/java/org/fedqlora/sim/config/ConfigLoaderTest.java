@@ -62,12 +62,14 @@ class ConfigLoaderTest {
                 "local.proximal_mu", "lora.rank", "lora.alpha", "lora.dropout", "lora.targets", "head.pooling",
                 "qa.rank", "qa.method", "qa.iters", "ifedqlora.refine", "ifedqlora.refine_steps",
                 "ifedqlora.refine_lr", "server.optimizer", "server.lr", "server.momentum", "server.beta1",
-                "server.beta2", "server.tau", "eval.every", "eval.max_examples", "privacy.mode", "privacy.clip",
+                "server.beta2", "server.tau", "server.round_timeout_s", "server.join_timeout_s", "server.retries",
+                "transport.compression", "transport.chunk_bytes", "transport.max_update_bytes",
+                "eval.every", "eval.max_examples", "privacy.mode", "privacy.clip",
                 "privacy.adaptive_clip.enabled", "privacy.adaptive_clip.target_quantile", "privacy.adaptive_clip.lr",
                 "privacy.adaptive_clip.count_noise", "privacy.noise_multiplier", "privacy.target_epsilon",
                 "privacy.delta", "secagg.enabled", "secagg.threshold", "secagg.neighbours", "secagg.bits",
                 "secagg.clip", "secagg.max_weight", "seed", "seeds", "sweep", "experiments");
-        assertThat(Settings.KEYS).hasSize(71);
+        assertThat(Settings.KEYS).hasSize(77);
     }
 
     @Test
@@ -213,11 +215,12 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void emptyFileGivesTheDefaults(@TempDir Path dir) throws IOException {
+    void emptyFileIsRefusedRatherThanRunningEveryDefault(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("empty.yaml");
         Files.writeString(file, "# nothing\n");
 
-        assertThat(ConfigLoader.load(file, List.of())).isEqualTo(SimConfig.defaults());
+        assertThatThrownBy(() -> ConfigLoader.load(file, List.of())).isInstanceOf(UserException.class)
+                .hasMessageContaining("empty.yaml is empty").hasMessageContaining("--preset demo");
     }
 
     @Test
