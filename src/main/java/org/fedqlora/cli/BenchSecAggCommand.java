@@ -56,7 +56,7 @@ public final class BenchSecAggCommand implements Callable<Integer> {
     int elements;
     @Option(names = "--rounds", defaultValue = "3", description = "Rounds per client count; the median is reported.")
     int rounds;
-    @Option(names = "--bits", defaultValue = "32") int bits;
+    @Option(names = "--bits", defaultValue = "48", description = "Modulus 2^bits (default: ${DEFAULT-VALUE}).") int bits;
     @Option(names = "--neighbours", defaultValue = "0", description = "k (0 = automatic).") int neighbours;
     @Option(names = "--threshold", defaultValue = "0", description = "t (0 = automatic).") int threshold;
     @Option(names = "--drop", defaultValue = "0", description = "Clients that drop out after sharing keys.") int drop;
