@@ -158,7 +158,7 @@ public final class AdapterSet implements AutoCloseable {
                         + ": was it trained with another rank or base model?");
             }
             try (NDArray src = HostArrays.toNd(p.array().getManager(), t); NDArray tr = src.transpose(1, 0)) {
-                p.array().set(tr.toFloatArray());
+                HostArrays.write(p.array(), tr.toFloatArray());
             }
         }
     }

@@ -27,6 +27,7 @@ import org.fedqlora.train.Evaluator;
 import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import picocli.CommandLine.Command;
+import org.fedqlora.nn.Compute;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedWriter;
@@ -60,6 +61,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "FILE") Path data;
     @Option(names = "--format", description = "Base precision (default: the adapter's).") String format;
     @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "64") int batch;
+    @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
+            description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
+                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+    String compute;
     @Option(names = "--predictions", paramLabel = "FILE.jsonl") Path predictions;
     @Option(names = "--overwrite", description = "Replace --predictions (or --generate) if it exists.") boolean overwrite;
     @Option(names = "--generate", paramLabel = "FILE.jsonl",
@@ -146,6 +151,7 @@ public final class EvalCommand implements Callable<Integer> {
              AdapterSet adapters = qm.newAdapters(peft.config(), 0, qa.enabled());
              ClassificationHead head = ClassificationHead.init(qm.encoder().manager(),
                      qm.encoder().encoder().config().hidden(), labels.size(), 0)) {
+            qm.encoder().setCompute(Compute.parse(compute));
             adapters.loadLoraState(peft.tensors());
             Path savedQa = adapter.resolve("qa_adapter.safetensors");
             if (qa.enabled() && sameFormat && Files.isRegularFile(savedQa)) {
@@ -164,7 +170,8 @@ public final class EvalCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             Evaluator.Result r = Evaluator.evaluate(clf, ex, batch, qm.encoder().manager());
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf(Locale.ROOT, "%s on %s (%s base%s): accuracy %.4f, macro-F1 %.4f, loss %.4f over %d examples (%.1f s)%n",
+            System.out.printf(Locale.ROOT, "%s on %s (%s base%s, " + qm.encoder().compute().id()
+                            + " compute): accuracy %.4f, macro-F1 %.4f, loss %.4f over %d examples (%.1f s)%n",
                     adapter, data, qm.format(), qa.enabled() ? " + QA" : "", r.metrics().accuracy(), r.metrics().macroF1(),
                     r.metrics().loss(), ex.size(), secs);
             if (predictions != null) {

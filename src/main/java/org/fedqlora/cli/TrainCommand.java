@@ -27,6 +27,7 @@ import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import org.fedqlora.train.TrainOptions;
 import org.fedqlora.train.Trainer;
+import org.fedqlora.nn.Compute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -90,6 +91,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-decay", description = "Constant learning rate after warm-up.") boolean noDecay;
     @Range(min = 1, max = 1e9, zero = "evaluate at the end only") @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0 = at the end).") int evalEvery;
     @Range(min = Long.MIN_VALUE, max = Long.MAX_VALUE) @Option(names = "--seed", defaultValue = "1") long seed;
+    @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
+            description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
+                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+    String compute;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--overwrite", description = "Write into a non-empty --out.") boolean overwrite;
 
@@ -106,6 +111,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (!pooling.equalsIgnoreCase("auto")) {
             Pooling.parse(pooling);   // fail before loading anything
         }
+        Compute precision = Compute.parse(compute);
         Outputs.checkDir(out, overwrite);
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
@@ -122,8 +128,10 @@ public final class TrainCommand implements Callable<Integer> {
         ModelFolder folder = Models.open(model);
         long t0 = System.nanoTime();
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED, maxLength)) {
-            System.err.printf(Locale.ROOT, "model: %s, base %s%s, loaded in %.1f s%n", folder.name(), qm.format(),
-                    qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", (System.nanoTime() - t0) / 1e9);
+            qm.encoder().setCompute(precision);
+            System.err.printf(Locale.ROOT, "model: %s, base %s%s, %s compute, loaded in %.1f s%n", folder.name(),
+                    qm.format(), qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", precision.id(),
+                    (System.nanoTime() - t0) / 1e9);
             Pooling pool = Pooling.parse(pooling, qm.encoder().encoder());
             var tok = qm.encoder().tokenizer();
             long pad = qm.encoder().encoder().config().padTokenId();
@@ -205,6 +213,7 @@ public final class TrainCommand implements Callable<Integer> {
         m.put("steps", result.steps());
         m.put("seconds", result.seconds());
         m.put("tokens_per_s", result.tokens() / result.seconds());
+        m.put("compute", qm.encoder().compute().id());
         Outputs.writeAtomically(out.resolve("metrics.json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
     }
 

@@ -9,6 +9,7 @@ import org.fedqlora.model.bert.BertEncoder;
 import org.fedqlora.model.llama.LlamaConfig;
 import org.fedqlora.model.llama.LlamaModel;
 import org.fedqlora.nn.BaseWeightFactory;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.tokenize.TextTokenizer;
 import org.fedqlora.tokenize.TokenBatch;
 
@@ -49,6 +50,15 @@ public final class TextEncoder implements AutoCloseable {
 
     public static TextEncoder load(ModelFolder folder) {
         return load(folder, BaseWeightFactory.DENSE, 0);
+    }
+
+    /** The precision of the frozen products (see {@link Compute}); FP32 until set. */
+    public void setCompute(Compute c) {
+        encoder.setCompute(c);
+    }
+
+    public Compute compute() {
+        return encoder.compute();
     }
 
     public ModelFolder folder() {

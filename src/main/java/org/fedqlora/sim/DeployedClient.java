@@ -274,12 +274,14 @@ public final class DeployedClient {
                 if (QuantizedModelFolder.isQuantized(saved)) {
                     QuantizedModel q = QuantizedModel.load(org.fedqlora.model.Models.open(saved.toString()), spec, qa,
                             QuantizedBase.Residency.DEQUANTIZED, c.data().maxLength());
+                    q.encoder().setCompute(org.fedqlora.nn.Compute.parse(c.compute()));
                     LOG.info("base model {} loaded from {} in {} s", key, saved, seconds(t0));
                     return q;
                 }
                 ModelFolder folder = org.fedqlora.model.Models.open(model);
                 QuantizedModel q = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED,
                         c.data().maxLength());
+                q.encoder().setCompute(org.fedqlora.nn.Compute.parse(c.compute()));
                 LOG.info("base model {} quantized in {} s", key, seconds(t0));
                 if (format != QuantFormat.FP32) {
                     saveQuietly(folder, q, saved);

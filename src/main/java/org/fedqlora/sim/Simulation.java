@@ -10,6 +10,7 @@ import org.fedqlora.adapter.LoraConfig;
 import org.fedqlora.model.ModelFolder;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QaSpec;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.quant.QuantSpec;
 import org.fedqlora.quant.QuantizedBase;
@@ -220,6 +221,7 @@ public final class Simulation {
             summary.put("setting", run.label());
             summary.put("experiment", run.experiment());
             summary.put("seed", run.seed());
+            summary.put("compute", any.encoder().compute().id());
             write(dir.resolve("summary.json"), pretty(summary));
             writeMetricsLines(dir.resolve("metrics.jsonl"), lines);
         }
@@ -250,7 +252,8 @@ public final class Simulation {
         QuantFormat format = QuantFormat.parse(loftq ? key.substring(0, key.length() - "+loftq".length()) : key);
         boolean qaNeeded = c.methods().stream().map(Method::parse).anyMatch(Method::usesQa) && format != QuantFormat.FP32;
         String poolKey = c.model() + "|" + key + "|" + c.quant().groupSize() + "|" + c.quant().doubleQuant() + "|"
-                + (qaNeeded ? c.qa().rank() + c.qa().method() + c.qa().iters() : "noqa") + "|" + c.data().maxLength();
+                + (qaNeeded ? c.qa().rank() + c.qa().method() + c.qa().iters() : "noqa") + "|" + c.data().maxLength()
+                + "|" + c.compute();
         return models.computeIfAbsent(poolKey, k -> {
             long t0 = System.nanoTime();
             ModelFolder folder = Models.open(c.model());
@@ -260,6 +263,7 @@ public final class Simulation {
                     c.qa().iters()) : QaSpec.none();
             QuantizedModel m = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED,
                     c.data().maxLength());
+            m.encoder().setCompute(Compute.parse(c.compute()));
             LOG.info("base model {} ready in {} s", key, String.format("%.1f", (System.nanoTime() - t0) / 1e9));
             return m;
         });

@@ -45,10 +45,14 @@ public record SimConfig(
         Privacy privacy,                  // client-level differential privacy (DP-FedAvg); mode none = off
         Transport transport,              // the network transport of `fedqlora server` / `client` (unused by simulate)
         Secagg secagg,                    // secure aggregation of the shared updates (SecAgg+)
+        String compute,                   // precision of the frozen products: auto (bf16 where the CPU has avx512_bf16 or AMX), bf16, fp32
         long seed,                        // seed of everything random in one run (partition, sampling, init, dropout)
         List<Long> seeds,                 // if non-empty, every run is repeated once per seed (seed is then unused)
         Map<String, List<Object>> sweep,  // dotted key → values (typed as its field): every combination is run
         List<Experiment> experiments) {   // named variants of this config, run in addition to it
+
+    /** Valid {@link #compute} values. */
+    public static final List<String> COMPUTE = List.of("auto", "bf16", "fp32");
 
     /** Valid {@link #methods}. */
     public static final List<String> METHODS =
@@ -56,6 +60,7 @@ public record SimConfig(
 
     public SimConfig {
         Check.notBlank("model", model);
+        compute = Check.oneOf("compute", compute, COMPUTE);
         Check.atLeast("clients", clients, 1);
         Objects.requireNonNull(formats, "formats").resolve(clients);
         methods = Check.subsetOf("methods", methods, METHODS);
@@ -100,6 +105,7 @@ public record SimConfig(
                 new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0),
                 new Transport("none", 1 << 20, 1L << 30),
                 new Secagg(false, 0, 0, 48, 1.0, 10_000),
+                "auto",
                 1L,
                 List.of(),
                 Map.of(),

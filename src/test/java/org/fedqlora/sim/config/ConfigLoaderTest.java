@@ -68,8 +68,8 @@ class ConfigLoaderTest {
                 "privacy.adaptive_clip.enabled", "privacy.adaptive_clip.target_quantile", "privacy.adaptive_clip.lr",
                 "privacy.adaptive_clip.count_noise", "privacy.noise_multiplier", "privacy.target_epsilon",
                 "privacy.delta", "secagg.enabled", "secagg.threshold", "secagg.neighbours", "secagg.bits",
-                "secagg.clip", "secagg.max_weight", "seed", "seeds", "sweep", "experiments");
-        assertThat(Settings.KEYS).hasSize(77);
+                "secagg.clip", "secagg.max_weight", "compute", "seed", "seeds", "sweep", "experiments");
+        assertThat(Settings.KEYS).hasSize(78);
     }
 
     @Test
