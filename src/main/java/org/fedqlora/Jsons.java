@@ -73,7 +73,7 @@ public final class Jsons {
 
     /** "line 3, column 7: Unexpected character ('}' ...)" in one line, without Jackson's source description. */
     public static String describe(JacksonException e) {
-        String msg = oneLine(e.getOriginalMessage());
+        String msg = clean(e.getOriginalMessage());
         JsonLocation loc = e.getLocation();
         if (loc != null && loc.getLineNr() > 0) {
             return "line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ": " + msg;
@@ -89,6 +89,12 @@ public final class Jsons {
             case "missing" -> "nothing";
             default -> "a " + t + " (" + n + ")";
         };
+    }
+
+    /** Jackson's message in one line, its "[Source: ...; line: 1, column: 1]" references as "line 1, column 1". */
+    public static String clean(String message) {
+        return oneLine(message).replaceAll("\\[Source: [^\\]]*?; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
+                .replaceAll("\\[Source: [^\\]]*\\]", "the input");
     }
 
     static String oneLine(String s) {

@@ -283,13 +283,13 @@ public final class BenchCommand implements Runnable {
     public static final class Generate implements Callable<Integer> {
         @Option(names = "--model", defaultValue = "synthetic:smollm2-135m") String model;
         @Option(names = "--format", defaultValue = "fp32") String format;
-        @Option(names = "--group-size", defaultValue = "64") int groupSize;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
         @Option(names = "--residency", defaultValue = "packed",
                 description = "packed (format's true size; default) or dequantized (fp32 copy of Q(W)).")
         String residency;
-        @Option(names = "--prompt-tokens", defaultValue = "32") int promptTokens;
-        @Option(names = "--new-tokens", defaultValue = "128") int newTokens;
-        @Option(names = "--warmup", defaultValue = "8", description = "Untimed tokens generated first.") int warmup;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--prompt-tokens", defaultValue = "32") int promptTokens;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--new-tokens", defaultValue = "128") int newTokens;
+        @Range(min = 0, max = 1 << 20) @Option(names = "--warmup", defaultValue = "8", description = "Untimed tokens generated first.") int warmup;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
 
         @Override

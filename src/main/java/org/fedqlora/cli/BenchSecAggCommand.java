@@ -50,16 +50,16 @@ import java.util.concurrent.Callable;
                 "E = 76808 is all-MiniLM-L6-v2 with LoRA r = 8 on query and value (6 x 2 x 2 x 8 x 384 = 73728)",
                 "plus an 8-class head (384 x 8 + 8). JSON: one entry per client count with plain/secure bytes and ms."})
 public final class BenchSecAggCommand implements Callable<Integer> {
-    @Option(names = "--clients", defaultValue = "10,50", split = ",", description = "Client counts (default: ${DEFAULT-VALUE}).")
+    @Range(min = 2, max = 100_000) @Option(names = "--clients", defaultValue = "10,50", split = ",", description = "Client counts (default: ${DEFAULT-VALUE}).")
     List<Integer> clients;
-    @Option(names = "--elements", defaultValue = "76808", description = "Coordinates per update (default: ${DEFAULT-VALUE}).")
+    @Range(min = 1, max = 1 << 30) @Option(names = "--elements", defaultValue = "76808", description = "Coordinates per update (default: ${DEFAULT-VALUE}).")
     int elements;
-    @Option(names = "--rounds", defaultValue = "3", description = "Rounds per client count; the median is reported.")
+    @Range(min = 1, max = 1000) @Option(names = "--rounds", defaultValue = "3", description = "Rounds per client count; the median is reported.")
     int rounds;
-    @Option(names = "--bits", defaultValue = "48", description = "Modulus 2^bits (default: ${DEFAULT-VALUE}).") int bits;
-    @Option(names = "--neighbours", defaultValue = "0", description = "k (0 = automatic).") int neighbours;
-    @Option(names = "--threshold", defaultValue = "0", description = "t (0 = automatic).") int threshold;
-    @Option(names = "--drop", defaultValue = "0", description = "Clients that drop out after sharing keys.") int drop;
+    @Range(min = 16, max = 62) @Option(names = "--bits", defaultValue = "48", description = "Modulus 2^bits (default: ${DEFAULT-VALUE}).") int bits;
+    @Range(min = 1, max = 100_000, zero = "automatic") @Option(names = "--neighbours", defaultValue = "0", description = "k (0 = automatic).") int neighbours;
+    @Range(min = 1, max = 100_000, zero = "automatic") @Option(names = "--threshold", defaultValue = "0", description = "t (0 = automatic).") int threshold;
+    @Range(min = 0, max = 100_000) @Option(names = "--drop", defaultValue = "0", description = "Clients that drop out after sharing keys.") int drop;
     @Option(names = "--json", description = "Print JSON only.") boolean json;
 
     /** A client whose training moves the global by a fixed random update. */

@@ -69,7 +69,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace --predictions (or --generate) if it exists.") boolean overwrite;
     @Option(names = "--generate", paramLabel = "FILE.jsonl",
             description = "causal-lm: write each example's greedy answer next to its reference.") Path generate;
-    @Option(names = "--max-new-tokens", defaultValue = "128", description = "causal-lm --generate: answer length cap.")
+    @Range(min = 1, max = 1 << 20) @Option(names = "--max-new-tokens", defaultValue = "128", description = "causal-lm --generate: answer length cap.")
     int maxNewTokens;
     @Option(names = "--chat-template", paramLabel = "auto|plain|FILE",
             description = "causal-lm: override the template the adapter was trained with.") String chatTemplate;
@@ -152,7 +152,12 @@ public final class EvalCommand implements Callable<Integer> {
              ClassificationHead head = ClassificationHead.init(qm.encoder().manager(),
                      qm.encoder().encoder().config().hidden(), labels.size(), 0)) {
             qm.encoder().setCompute(Compute.parse(compute));
-            adapters.loadLoraState(peft.tensors());
+            try {
+                adapters.loadLoraState(peft.tensors());
+            } catch (UserException | IllegalArgumentException e) {
+                throw new UserException(adapter.resolve("adapter").resolve(PeftFormat.WEIGHTS) + ": " + e.getMessage()
+                        + " (the adapter does not fit this model, or the file is damaged)", e);
+            }
             Path savedQa = adapter.resolve("qa_adapter.safetensors");
             if (qa.enabled() && sameFormat && Files.isRegularFile(savedQa)) {
                 SafetensorsFile f = SafetensorsFile.open(savedQa);

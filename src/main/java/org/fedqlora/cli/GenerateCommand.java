@@ -63,23 +63,23 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "PATH", description = "A local decoder folder.") String model;
     @Option(names = "--format", defaultValue = "fp32", description = "Base precision: fp32, nf2..nf4, int2..int8 (default fp32).")
     String format;
-    @Option(names = "--group-size", defaultValue = "64") int groupSize;
+    @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
     @Option(names = "--double-quant") boolean doubleQuant;
     @Option(names = "--residency", defaultValue = "dequantized",
             description = "dequantized (fp32 copy of Q(W), fast) or packed (format's true size, dequantized each step).")
     String residency;
-    @Option(names = "--qa-rank", description = "QA adapter rank (default: the adapter's, else 0).") Integer qaRank;
+    @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", description = "QA adapter rank (default: the adapter's, else 0).") Integer qaRank;
     @Option(names = "--adapter", paramLabel = "DIR") Path adapter;
     @Option(names = "--prompt", paramLabel = "TEXT") String prompt;
-    @Option(names = "--prompt-ids", split = ",", paramLabel = "ID", description = "Token ids instead of --prompt text.")
+    @Range(min = 0, max = Integer.MAX_VALUE) @Option(names = "--prompt-ids", split = ",", paramLabel = "ID", description = "Token ids instead of --prompt text.")
     List<Long> promptIds;
     @Option(names = "--chat", description = "Render the prompt as a user turn with the model's chat template.") boolean chat;
     @Option(names = "--system", paramLabel = "TEXT", description = "With --chat: a system turn first.") String system;
-    @Option(names = "--max-new-tokens", defaultValue = "128") int maxNewTokens;
-    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default).") double temperature;
-    @Option(names = "--top-p", defaultValue = "1.0") double topP;
-    @Option(names = "--top-k", defaultValue = "0", description = "0 = no cut.") int topK;
-    @Option(names = "--seed", defaultValue = "1") long seed;
+    @Range(min = 1, max = 1 << 20) @Option(names = "--max-new-tokens", defaultValue = "128") int maxNewTokens;
+    @Range(min = 0, max = 100, minExclusive = true, zero = "greedy") @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default).") double temperature;
+    @Range(min = 0, max = 1, minExclusive = true) @Option(names = "--top-p", defaultValue = "1.0") double topP;
+    @Range(min = 1, max = 1 << 24, zero = "no cut") @Option(names = "--top-k", defaultValue = "0", description = "0 = no cut.") int topK;
+    @Range(min = Long.MIN_VALUE, max = Long.MAX_VALUE) @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--stop", paramLabel = "STRING", description = "Stop before this string (repeatable).") List<String> stop;
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.") boolean json;
 

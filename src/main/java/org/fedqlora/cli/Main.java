@@ -22,7 +22,8 @@ public final class Main implements Runnable {
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable user = userCause(ex);
             if (user != null) {
-                cmd.getErr().println("error: " + user.getMessage());
+                // one line, whatever the message: continuation lines would be lost to scripts reading stderr
+                cmd.getErr().println("error: " + String.valueOf(user.getMessage()).replaceAll("\\s*\\R\\s*", " "));
                 return 2;
             }
             cmd.getErr().println("internal error (please report it with the command you ran):");

@@ -28,14 +28,22 @@ public final class OptionRanges {
     static void check(CommandLine cl) {
         for (OptionSpec o : cl.getCommandSpec().options()) {
             Range r = range(o);
-            if (r == null || !isNumeric(o.type())) {
+            if (r == null || !isNumericOption(o)) {
                 continue;
             }
             Object v = o.getValue();
+            boolean integral = isIntegral(o.type()) || isIntegral(o.auxiliaryTypes()[0]);
             if (v instanceof Number n) {
-                String problem = problem(r, n, isIntegral(o.type()));
+                String problem = problem(r, n, integral);
                 if (problem != null) {
                     throw new CommandLine.ParameterException(cl, o.longestName() + " " + problem);
+                }
+            } else if (v instanceof java.util.Collection<?> values) {
+                for (Object x : values) {
+                    String problem = x instanceof Number n ? problem(r, n, integral) : null;
+                    if (problem != null) {
+                        throw new CommandLine.ParameterException(cl, o.longestName() + " values " + problem);
+                    }
                 }
             }
         }
@@ -44,6 +52,12 @@ public final class OptionRanges {
     /** The {@link Range} on the option's field, or null. */
     static Range range(OptionSpec o) {
         return o.userObject() instanceof Field f ? f.getAnnotation(Range.class) : null;
+    }
+
+    /** A numeric option, or a list of numbers ({@code --clients 10,50,100}). */
+    static boolean isNumericOption(OptionSpec o) {
+        return isNumeric(o.type()) || java.util.Collection.class.isAssignableFrom(o.type())
+                && o.auxiliaryTypes().length > 0 && isNumeric(o.auxiliaryTypes()[0]);
     }
 
     static boolean isNumeric(Class<?> t) {

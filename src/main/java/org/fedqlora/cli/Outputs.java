@@ -20,10 +20,10 @@ public final class Outputs {
     /** Fails if {@code file} exists and {@code overwrite} is false, or if it could not be written. */
     public static void checkFile(Path file, boolean overwrite) {
         if (Files.isDirectory(file)) {
-            throw new UserException(file + " is a folder; --out wants a file path");
+            throw new UserException(file + " is a folder; give a file path for the output");
         }
         if (Files.exists(file) && !overwrite) {
-            throw new UserException(file + " already exists; pass --overwrite to replace it, or choose another --out");
+            throw new UserException(file + " already exists; pass --overwrite to replace it, or choose another path");
         }
         checkWritable(file.toAbsolutePath().getParent(), file);
     }

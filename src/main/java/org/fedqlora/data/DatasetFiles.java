@@ -60,6 +60,9 @@ public final class DatasetFiles {
 
     private static List<RawRow> readRows(Path file, Fields fields) {
         DataFormat format = DataFormat.of(file);
+        if (Files.isDirectory(file)) {
+            throw new DataException(file + " is a folder; give a data file (.jsonl, .csv or .parquet)");
+        }
         if (!Files.isRegularFile(file)) {
             throw new DataException(file + ": no such file");
         }
@@ -74,7 +77,7 @@ public final class DatasetFiles {
                 case PARQUET -> ParquetRowReader.read(file, fields);
             };
         } catch (IOException e) {
-            throw new DataException(file + ": cannot read as " + format.id() + ": " + e.getMessage(), e);
+            throw new DataException(file + ": cannot read as " + format.id() + ": " + org.fedqlora.OutputPaths.why(e), e);
         }
         if (rows.isEmpty()) {
             throw new DataException(file + ": has no examples (the file holds no rows); a data set needs at least one");

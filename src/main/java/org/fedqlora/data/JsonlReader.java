@@ -18,7 +18,8 @@ import java.util.Locale;
  * are skipped. The label may be a string, an integer or a boolean; other fields are ignored.
  */
 final class JsonlReader {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private JsonlReader() {
     }
@@ -47,7 +48,7 @@ final class JsonlReader {
         try {
             node = JSON.readTree(line);
         } catch (JsonProcessingException e) {
-            throw new DataException(where + ": not valid JSON (" + e.getOriginalMessage() + "). The line: "
+            throw new DataException(where + ": not valid JSON (" + org.fedqlora.Jsons.clean(e.getOriginalMessage()) + "). The line: "
                     + Messages.preview(line));
         }
         if (!node.isObject()) {

@@ -88,7 +88,7 @@ public final class HtmlReport {
                 Files.deleteIfExists(tmp);
             }
         } catch (IOException e) {
-            throw new UserException("cannot write " + target + ": " + e.getMessage(), e);
+            throw new UserException("cannot write " + target + ": " + org.fedqlora.OutputPaths.why(e), e);
         }
         return target;
     }

@@ -63,7 +63,7 @@ public record ReportInputs(JsonNode summary, List<JsonNode> metrics, Optional<Js
         try {
             return MAPPER.readTree(file.toFile());
         } catch (JacksonException e) {
-            throw new UserException(file + " is not valid JSON (" + e.getOriginalMessage() + "); it was probably "
+            throw new UserException(file + " is not valid JSON (" + org.fedqlora.Jsons.clean(e.getOriginalMessage()) + "); it was probably "
                     + "cut short: run the simulation again", e);
         } catch (IOException e) {
             throw new UserException("cannot read " + file + ": " + e.getMessage(), e);
@@ -91,7 +91,7 @@ public record ReportInputs(JsonNode summary, List<JsonNode> metrics, Optional<Js
             }
             problem = "a JSON " + row.getNodeType().name().toLowerCase(Locale.ROOT);
         } catch (JacksonException e) {
-            problem = e.getOriginalMessage();
+            problem = org.fedqlora.Jsons.clean(e.getOriginalMessage());
         }
         throw new UserException(file + " line " + lineNumber + " is not a JSON object (" + problem + "); each line "
                 + "must look like {\"method\": \"fedqlora\", \"round\": 3, \"client\": 0, \"split\": \"global\", "

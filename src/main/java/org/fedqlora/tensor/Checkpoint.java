@@ -33,7 +33,8 @@ public final class Checkpoint implements TensorSource {
         Map<String, SafetensorsFile> byName = new LinkedHashMap<>();
         try {
             if (Files.isRegularFile(index)) {
-                JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
+                JsonNode map = org.fedqlora.Jsons.readObject(index, "the index of the weight shards",
+                        "restore it from the model's original download").get("weight_map");
                 if (map == null || !map.isObject()) {
                     throw new SafetensorsException(index + ": has no 'weight_map' object");
                 }

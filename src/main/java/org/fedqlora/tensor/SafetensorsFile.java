@@ -60,6 +60,9 @@ public final class SafetensorsFile {
     }
 
     public static SafetensorsFile open(Path path) {
+        if (Files.isDirectory(path)) {
+            throw new SafetensorsException(path + " is a folder, not a safetensors file");
+        }
         if (!Files.isRegularFile(path)) {
             throw new SafetensorsException(path + ": no such safetensors file");
         }
@@ -149,7 +152,7 @@ public final class SafetensorsFile {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new SafetensorsException(path + ": the header is not valid JSON (" + e.getOriginalMessage()
+            throw new SafetensorsException(path + ": the header is not valid JSON (" + org.fedqlora.Jsons.clean(e.getOriginalMessage())
                     + " at character " + e.getLocation().getCharOffset() + "): the file is corrupt");
         }
         if (root == null || !root.isObject()) {

@@ -230,6 +230,21 @@ class InputIntegrityTest {
     }
 
     @Test
+    void yamlAndJsonSyntaxErrorsAreOneLineWithTheirPosition() throws IOException {
+        Path cfg = Files.writeString(dir.resolve("tab.yaml"), "rounds:\t3\n");
+        Cli.assertUserError(Cli.run("simulate", "--config", cfg.toString(), "--out", dir.resolve("sim").toString()),
+                "tab.yaml: not valid YAML (line 1, column 8:", "indent with spaces, not tabs");
+        Path j = Files.writeString(dir.resolve("d.jsonl"), "{\"text\": \"a\", \"label\": \"x\", \"label\": \"y\"}\n");
+        Cli.assertUserError(Cli.run("train", "--data", j.toString(), "--out", dir.resolve("o").toString()),
+                "d.jsonl line 1: not valid JSON (Duplicate field 'label')");
+        Path u = Files.writeString(dir.resolve("u.jsonl"), "{\"text\": \"a\", \"label\": \"x\"\n");
+        String line = Cli.assertUserError(Cli.run("train", "--data", u.toString(), "--out", dir.resolve("o").toString()),
+                "u.jsonl line 1: not valid JSON", "start marker at line 1, column 1");
+        assertThat(line).doesNotContain("REDACTED");
+        assertThat(dir.resolve("sim")).doesNotExist();
+    }
+
+    @Test
     void aSimulationWithBadDataCreatesNoOutput() throws IOException {
         Path bad = Files.write(dir.resolve("bad.jsonl"), new byte[] {'{', '"', 't', '"', ':', (byte) 0x80, '}', '\n'});
         Cli.Result r = Cli.run("simulate", "--set", "model=" + model, "--set", "data.train=" + bad, "--set", "rounds=1",

@@ -28,11 +28,11 @@ class OptionRangesTest {
         List<String> missing = new ArrayList<>();
         for (CommandLine cl : allCommands(new CommandLine(new Main()))) {
             for (OptionSpec o : cl.getCommandSpec().options()) {
-                if (OptionRanges.isNumeric(o.type())) {
+                if (OptionRanges.isNumericOption(o)) {
                     String name = cl.getCommandSpec().qualifiedName() + " " + o.longestName();
                     if (OptionRanges.range(o) == null) {
                         missing.add(name);
-                    } else if (o.defaultValue() != null) {
+                    } else if (o.defaultValue() != null && OptionRanges.isNumeric(o.type())) {
                         Number def = Double.valueOf(o.defaultValue());
                         assertThat(OptionRanges.problem(OptionRanges.range(o), def, false)).as(name + " default").isNull();
                     }
@@ -74,6 +74,11 @@ class OptionRangesTest {
         Cli.assertUserError(Cli.run("data", "demo", "--out", out, "--label-noise", "0.7"), "--label-noise must be a finite number in [0, 0.5), got 0.7");
         Cli.assertUserError(Cli.run("eval", "--adapter", out, "--data", "x", "--batch", "0"), "--batch must be an integer in [1, 65536], got 0");
         assertThat(dir.resolve("r")).doesNotExist();
+    }
+
+    @Test
+    void everyElementOfANumericListIsChecked() {
+        Cli.assertUserError(Cli.run("bench", "secagg", "--clients", "10,0"), "--clients values must be an integer in [2, 100000], got 0");
     }
 
     @Test

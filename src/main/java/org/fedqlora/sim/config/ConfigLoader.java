@@ -157,9 +157,19 @@ public final class ConfigLoader {
         options.setAllowDuplicateKeys(false);
         try {
             return new Yaml(new SafeConstructor(options)).load(text);
+        } catch (org.yaml.snakeyaml.error.MarkedYAMLException e) {
+            var mark = e.getProblemMark();
+            String at = mark == null ? "" : "line " + (mark.getLine() + 1) + ", column " + (mark.getColumn() + 1) + ": ";
+            throw new UserException(source + ": not valid YAML (" + at + oneLine(e.getProblem())
+                    + (e.getContext() == null ? "" : ", " + oneLine(e.getContext()))
+                    + "); quote values with special characters and indent with spaces, not tabs", e);
         } catch (YAMLException e) {
-            throw new UserException(source + ": not valid YAML (quote values with special characters): "
-                    + e.getMessage(), e);
+            throw new UserException(source + ": not valid YAML (" + oneLine(e.getMessage())
+                    + "); quote values with special characters", e);
         }
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ").trim();
     }
 }
