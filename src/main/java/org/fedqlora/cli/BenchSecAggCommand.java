@@ -56,7 +56,7 @@ public final class BenchSecAggCommand implements Callable<Integer> {
     int elements;
     @Range(min = 1, max = 1000) @Option(names = "--rounds", defaultValue = "3", description = "Rounds per client count; the median is reported.")
     int rounds;
-    @Range(min = 16, max = 62) @Option(names = "--bits", defaultValue = "32") int bits;
+    @Range(min = 16, max = 62) @Option(names = "--bits", defaultValue = "48", description = "Modulus 2^bits (default: ${DEFAULT-VALUE}).") int bits;
     @Range(min = 1, max = 100_000, zero = "automatic") @Option(names = "--neighbours", defaultValue = "0", description = "k (0 = automatic).") int neighbours;
     @Range(min = 1, max = 100_000, zero = "automatic") @Option(names = "--threshold", defaultValue = "0", description = "t (0 = automatic).") int threshold;
     @Range(min = 0, max = 100_000) @Option(names = "--drop", defaultValue = "0", description = "Clients that drop out after sharing keys.") int drop;

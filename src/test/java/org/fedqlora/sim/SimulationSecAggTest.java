@@ -30,8 +30,7 @@ class SimulationSecAggTest {
     /** The data of {@link SimulationTest#tiny}, written into this class's own folder. */
     @BeforeAll
     static void data() throws IOException {
-        SimulationTest.shared = shared;
-        SimulationTest.data();
+        SimulationTest.writeData(shared);
     }
 
     @Test
@@ -63,6 +62,38 @@ class SimulationSecAggTest {
         }
         assertThat(s.get("methods").get("fedqlora").get("final").get("accuracy").asDouble())
                 .isEqualTo(p.get("methods").get("fedqlora").get("final").get("accuracy").asDouble());
+    }
+
+    /**
+     * Central DP composed with secure aggregation (clients clip to privacy.clip before masking, the server adds the
+     * same seeded noise to the unmasked sum) gives the adapters of central DP with server-side clipping, within the
+     * fixed-point bound plus the float32 rounding of each client's clipped tensors, and the same ε.
+     */
+    @Test
+    void centralDpWithSecureAggregationMatchesCentralDpWithout() throws IOException {
+        List<String> dp = List.of("methods=[lora]", "rounds=1", "fraction=1.0", "privacy.mode=central",
+                "privacy.clip=0.5", "privacy.noise_multiplier=1.1", "privacy.delta=1e-5");
+        SimConfig plain = SimulationTest.tiny(dp.toArray(String[]::new));
+        List<String> withSecagg = new java.util.ArrayList<>(dp);
+        withSecagg.addAll(List.of("secagg.enabled=true", "secagg.bits=40"));
+        SimConfig secure = SimulationTest.tiny(withSecagg.toArray(String[]::new));
+
+        JsonNode p = Simulation.run(plain, dir.resolve("plain"), false, new Simulation.Listener() { });
+        JsonNode s = Simulation.run(secure, dir.resolve("secure"), false, new Simulation.Listener() { });
+
+        double step = secure.secagg().settings().config("s", 1, List.of("c0", "c1", "c2"), new byte[32]).step();
+        SafetensorsFile a = global(dir.resolve("plain"), plain, "lora");
+        SafetensorsFile b = global(dir.resolve("secure"), secure, "lora");
+        for (String name : a.names()) {
+            float[] x = a.get(name).toFloats();
+            float[] y = b.get(name).toFloats();
+            for (int j = 0; j < x.length; j++) {
+                assertThat((double) Math.abs(x[j] - y[j])).as("%s[%d]", name, j)
+                        .isLessThanOrEqualTo(step / 2 + 2 * Math.ulp(x[j]));
+            }
+        }
+        assertThat(s.get("methods").get("lora").get("privacy").get("epsilon").asDouble())
+                .isEqualTo(p.get("methods").get("lora").get("privacy").get("epsilon").asDouble());
     }
 
     private static SafetensorsFile global(Path out, SimConfig c, String method) {

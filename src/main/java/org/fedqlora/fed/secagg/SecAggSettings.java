@@ -13,9 +13,9 @@ import java.util.List;
  * @param maxWeight  example counts are capped at this before weighting
  */
 public record SecAggSettings(int threshold, int neighbours, int bits, double clip, long maxWeight) {
-    /** t = auto, k = auto, 32 bits, clip 1, weights up to 10 000 examples. */
+    /** t = auto, k = auto, 48 bits, clip 1, weights up to 10 000 examples. */
     public static SecAggSettings defaults() {
-        return new SecAggSettings(0, 0, 32, 1.0, 10_000);
+        return new SecAggSettings(0, 0, 48, 1.0, 10_000);
     }
 
     /** k for n clients. */

@@ -104,7 +104,7 @@ public record SimConfig(
                 new Eval(1, 0),
                 new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0),
                 new Transport("none", 1 << 20, 1L << 30),
-                new Secagg(false, 0, 0, 32, 1.0, 10_000),
+                new Secagg(false, 0, 0, 48, 1.0, 10_000),
                 "auto",
                 1L,
                 List.of(),
