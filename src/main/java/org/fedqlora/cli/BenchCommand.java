@@ -32,7 +32,7 @@ import java.util.concurrent.Callable;
 
 /** {@code fedqlora bench}: speed and memory of the project's own hot paths. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Train.class})
+        subcommands = {BenchCommand.Train.class, BenchAggregate.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {
