@@ -18,14 +18,21 @@ public final class Targets {
     private Targets() {
     }
 
+    /** PEFT's shorthand for every linear layer of the body (the output layer is never a {@link Linear} here). */
+    public static final String ALL_LINEAR = "all-linear";
+
     public static List<Linear> select(List<Linear> layers, List<String> targets) {
+        if (targets.contains(ALL_LINEAR)) {
+            return List.copyOf(layers);
+        }
         List<Linear> out = new ArrayList<>();
         for (String t : targets) {
             if (layers.stream().noneMatch(l -> matches(l, t))) {
                 Set<String> roles = new TreeSet<>();
                 layers.forEach(l -> roles.add(l.role()));
                 throw new UserException("LoRA target '" + t + "' matches no layer of this model; valid targets: "
-                        + String.join(", ", roles) + " (or a module path such as " + layers.get(0).name() + ")");
+                        + String.join(", ", roles) + ", " + ALL_LINEAR + " (or a module path such as "
+                        + layers.get(0).name() + ")");
             }
         }
         for (Linear l : layers) {

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.fedqlora.adapter.AdapterSet;
 import org.fedqlora.adapter.LoraConfig;
+import org.fedqlora.generate.Generator;
+import org.fedqlora.generate.Sampling;
 import org.fedqlora.model.Models;
+import org.fedqlora.model.llama.CausalLm;
+import org.fedqlora.model.llama.LlamaModel;
 import org.fedqlora.model.Pooling;
 import org.fedqlora.model.TextEncoder;
 import org.fedqlora.quant.QaSpec;
@@ -32,7 +36,7 @@ import java.util.concurrent.Callable;
 
 /** {@code fedqlora bench}: speed and memory of the project's own hot paths. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Train.class, BenchAggregate.class})
+        subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchAggregate.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -46,26 +50,30 @@ public final class BenchCommand implements Runnable {
             footer = {"", "Examples:",
                     "  fedqlora bench train --model minilm --format nf4 --batch 16 --seq 128 --lora-rank 8 --targets query,value --steps 10 --json",
                     "  fedqlora bench train --format nf4 --steps 500 --rss-every 50     # native memory over 500 steps",
+                    "  fedqlora bench train --model synthetic:smollm2-135m --format nf2 --residency packed --batch 8 --seq 256 \\",
+                    "      --targets all-linear --steps 3 --warmup 1 --json                # a decoder: causal-LM loss",
                     "",
+                    "A decoder (Llama, Mistral, Qwen2 folder, or synthetic:smollm2-135m, a random SmolLM2-135M) is timed on the",
+                    "causal-LM objective (logits over the vocabulary at every position); an encoder on classification.",
                     "JSON: {\"tokens_per_s\", \"step_ms\", \"peak_rss_mb\", \"base_weight_bytes\", ...}; RSS from /proc/self/status."})
     public static final class Train implements Callable<Integer> {
         @Option(names = "--model", defaultValue = "minilm") String model;
         @Option(names = "--format", defaultValue = "nf4") String format;
-        @Option(names = "--group-size", defaultValue = "64") int groupSize;
+        @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
         @Option(names = "--residency", defaultValue = "dequantized",
                 description = "dequantized (fp32 copy of Q(W), fast) or packed (dequantize every forward).")
         String residency;
-        @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank on every quantized layer (default 0).")
+        @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank on every quantized layer (default 0).")
         int qaRank;
-        @Option(names = "--batch", defaultValue = "16") int batch;
-        @Option(names = "--seq", defaultValue = "128") int seq;
-        @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
-        @Option(names = "--lora-alpha", defaultValue = "16") float loraAlpha;
+        @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "16") int batch;
+        @Range(min = 3, max = 1 << 20) @Option(names = "--seq", defaultValue = "128") int seq;
+        @Range(min = 1, max = 4096) @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
+        @Range(min = 0, max = 1e6, minExclusive = true) @Option(names = "--lora-alpha", defaultValue = "16") float loraAlpha;
         @Option(names = "--targets", defaultValue = "query,value", split = ",") List<String> targets;
         @Option(names = "--optimizer", defaultValue = "adamw") String optimizer;
-        @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).") int steps;
-        @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).") int warmup;
-        @Option(names = "--rss-every", defaultValue = "0", description = "Sample RSS every N steps (0 = off).") int rssEvery;
+        @Range(min = 1, max = 1e9) @Option(names = "--steps", defaultValue = "10", description = "Timed steps (default: ${DEFAULT-VALUE}).") int steps;
+        @Range(min = 0, max = 1e9) @Option(names = "--warmup", defaultValue = "3", description = "Untimed steps first (default: ${DEFAULT-VALUE}).") int warmup;
+        @Range(min = 1, max = 1e9, zero = "off") @Option(names = "--rss-every", defaultValue = "0", description = "Sample RSS every N steps (0 = off).") int rssEvery;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
 
         @Override
@@ -75,6 +83,9 @@ public final class BenchCommand implements Runnable {
                     new QuantSpec(QuantFormat.parse(format), groupSize, false), qa,
                     QuantizedBase.Residency.parse(residency), 0)) {
                 TextEncoder enc = qm.encoder();
+                if (enc.encoder() instanceof LlamaModel decoder) {
+                    return causalLm(qm, decoder);
+                }
                 int C = enc.encoder().config().hidden();
                 int V = enc.encoder().config().vocab();
                 AdapterSet adapters = qm.newAdapters(new LoraConfig(loraRank, loraAlpha, 0f, targets), 1, qa.enabled());
@@ -131,6 +142,77 @@ public final class BenchCommand implements Runnable {
             return 0;
         }
 
+        /** LoRA steps on the causal-LM loss of random token sequences (every position a target). */
+        private int causalLm(QuantizedModel qm, LlamaModel model) throws IOException {
+            TextEncoder enc = qm.encoder();
+            int V = model.config().vocab();
+            try (AdapterSet adapters = qm.newAdapters(new LoraConfig(loraRank, loraAlpha, 0f, targets), 1, qaRank > 0);
+                 Optimizer opt = new Optimizer(Optimizer.Kind.parse(optimizer), 0f, 0f, enc.manager())) {
+                adapters.attach();
+                List<ai.djl.ndarray.NDArray> params = new ArrayList<>();
+                adapters.loraParameters().forEach(p -> params.add(p.array()));
+                params.forEach(p -> p.setRequiresGradient(true));
+                SplittableRandom r = new SplittableRandom(7);
+                long rss0 = rssKb("VmRSS");
+                long start = 0;
+                List<long[]> rss = new ArrayList<>();
+                float loss = 0;
+                for (int s = 1; s <= warmup + steps; s++) {
+                    if (s == warmup + 1) {
+                        start = System.nanoTime();
+                    }
+                    long[] ids = new long[batch * seq];
+                    for (int i = 0; i < ids.length; i++) {
+                        ids[i] = r.nextInt(V);
+                    }
+                    try (ai.djl.ndarray.NDManager step = enc.manager().newSubManager()) {
+                        var x = step.create(ids, new ai.djl.ndarray.types.Shape(batch, seq));
+                        ai.djl.ndarray.NDArray l;
+                        try (ai.djl.training.GradientCollector gc = org.fedqlora.engine.Engines.get().newGradientCollector()) {
+                            l = CausalLm.loss(model.logits(step, model.hidden(step, x, x.onesLike(), true)), x);
+                            gc.backward(l);
+                        }
+                        loss = l.getFloat();
+                        opt.step(params, 1e-4f, 1f, step);
+                    }
+                    if (rssEvery > 0 && (s % rssEvery == 0 || s == 1)) {
+                        rss.add(new long[] {s, rssKb("VmRSS") / 1024});
+                    }
+                    if (!json) {
+                        System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f", s, warmup + steps, loss);
+                    }
+                }
+                if (!json) {
+                    System.err.println();
+                }
+                double timed = (System.nanoTime() - start) / 1e9;
+                ObjectNode out = new ObjectMapper().createObjectNode();
+                out.put("objective", "causal-lm");
+                out.put("tokens_per_s", Math.round((double) batch * seq * steps / timed * 10) / 10.0);
+                out.put("step_ms", Math.round(timed / steps * 1e4) / 10.0);
+                out.put("peak_rss_mb", rssKb("VmHWM") / 1024);
+                out.put("base_weight_bytes", model.baseWeightBytes());
+                out.put("linear_base_bytes", model.linears().stream().mapToLong(l -> l.base().residentBytes()).sum());
+                out.put("linear_fp32_bytes", model.linears().stream().mapToLong(l -> 4L * l.in() * l.out()).sum());
+                out.put("rss_start_mb", rss0 / 1024);
+                out.put("rss_end_mb", rssKb("VmRSS") / 1024);
+                out.put("model", model.config().modelType() + " " + model.config().layers() + "x" + model.config().hidden());
+                out.put("format", qm.format());
+                out.put("residency", residency);
+                out.put("batch", batch);
+                out.put("seq", seq);
+                out.put("steps", steps);
+                out.put("last_loss", loss);
+                out.put("threads", Integer.getInteger("ai.djl.pytorch.num_threads", Runtime.getRuntime().availableProcessors()));
+                if (!rss.isEmpty()) {
+                    var arr = out.putArray("rss_mb_by_step");
+                    rss.forEach(x -> arr.addArray().add(x[0]).add(x[1]));
+                }
+                System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(out));
+            }
+            return 0;
+        }
+
         static EncodedExamples randomTokens(int n, int seq, int vocab, int classes) {
             SplittableRandom r = new SplittableRandom(7);
             long[][] ids = new long[n][seq];
@@ -160,4 +242,75 @@ public final class BenchCommand implements Runnable {
         }
     }
 
+    /** {@code fedqlora bench generate}: greedy KV-cache decoding speed and memory of a decoder. */
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = {"Times greedy KV-cache decoding (batch 1) of a decoder from a random prompt, after an untimed",
+                    "warm-up, and reports tokens/s, peak resident memory and the bytes of the linear weights."},
+            footer = {"", "Examples:",
+                    "  fedqlora bench generate --model synthetic:smollm2-135m --format nf2 --residency packed --json",
+                    "  fedqlora bench generate --model Qwen2.5-0.5B --format nf4 --new-tokens 64",
+                    "",
+                    "synthetic:smollm2-135m is a random decoder of SmolLM2-135M's shape (hidden 576, 30 layers, 9 heads,",
+                    "3 KV heads, intermediate 1536, vocabulary 49152, tied embeddings); its weights are drawn when read.",
+                    "JSON: {\"tokens_per_s\" (new tokens / decoding time, prefill excluded), \"total_tokens_per_s\",",
+                    "\"prefill_s\", \"peak_rss_mb\" (VmHWM), \"linear_base_bytes\", \"linear_fp32_bytes\", ...}."})
+    public static final class Generate implements Callable<Integer> {
+        @Option(names = "--model", defaultValue = "synthetic:smollm2-135m") String model;
+        @Option(names = "--format", defaultValue = "fp32") String format;
+        @Option(names = "--group-size", defaultValue = "64") int groupSize;
+        @Option(names = "--residency", defaultValue = "packed",
+                description = "packed (format's true size; default) or dequantized (fp32 copy of Q(W)).")
+        String residency;
+        @Option(names = "--prompt-tokens", defaultValue = "32") int promptTokens;
+        @Option(names = "--new-tokens", defaultValue = "128") int newTokens;
+        @Option(names = "--warmup", defaultValue = "8", description = "Untimed tokens generated first.") int warmup;
+        @Option(names = "--json", description = "Print JSON only.") boolean json;
+
+        @Override
+        public Integer call() throws IOException {
+            long t0 = System.nanoTime();
+            try (QuantizedModel qm = QuantizedModel.load(Models.open(model),
+                    new QuantSpec(QuantFormat.parse(format), groupSize, false), QaSpec.none(),
+                    QuantizedBase.Residency.parse(residency), 0)) {
+                LlamaModel decoder = qm.encoder().decoder();
+                double loadS = (System.nanoTime() - t0) / 1e9;
+                SplittableRandom r = new SplittableRandom(11);
+                long[] prompt = new long[promptTokens];
+                for (int i = 0; i < prompt.length; i++) {
+                    prompt[i] = r.nextInt(decoder.config().vocab());
+                }
+                var ndm = qm.encoder().manager();
+                if (warmup > 0) {
+                    Generator.generate(decoder, ndm, prompt, new Generator.Options(warmup, java.util.Set.of(), List.of(),
+                            Sampling.greedy()), ids -> "", null);
+                }
+                Generator.Result g = Generator.generate(decoder, ndm, prompt, new Generator.Options(newTokens,
+                        java.util.Set.of(), List.of(), Sampling.greedy()), ids -> "", null);
+                int n = g.generatedIds().length;
+                double decodeS = g.seconds() - g.prefillSeconds();
+                ObjectNode out = new ObjectMapper().createObjectNode();
+                out.put("tokens_per_s", Math.round((n - 1) / decodeS * 100) / 100.0);
+                out.put("total_tokens_per_s", Math.round(g.tokensPerSecond() * 100) / 100.0);
+                out.put("prefill_s", Math.round(g.prefillSeconds() * 1000) / 1000.0);
+                out.put("new_tokens", n);
+                out.put("prompt_tokens", promptTokens);
+                out.put("peak_rss_mb", Train.rssKb("VmHWM") / 1024);
+                out.put("rss_end_mb", Train.rssKb("VmRSS") / 1024);
+                long linear = decoder.linears().stream().mapToLong(l -> l.base().residentBytes()).sum();
+                long fp32 = decoder.linears().stream().mapToLong(l -> 4L * l.in() * l.out()).sum();
+                out.put("linear_base_bytes", linear);
+                out.put("linear_fp32_bytes", fp32);
+                out.put("linear_ratio", Math.round((double) linear / fp32 * 10000) / 10000.0);
+                out.put("base_weight_bytes", decoder.baseWeightBytes());
+                out.put("load_s", Math.round(loadS * 10) / 10.0);
+                out.put("model", model);
+                out.put("format", qm.format());
+                out.put("residency", residency);
+                out.put("threads", Integer.getInteger("ai.djl.pytorch.num_threads", Runtime.getRuntime().availableProcessors()));
+                String text = new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(out);
+                System.out.println(text);
+            }
+            return 0;
+        }
+    }
 }

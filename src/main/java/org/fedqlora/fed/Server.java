@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
  * The federated round loop, written once; strategies fill in the steps and transports carry the messages:
  * <pre>
  * for round = start .. rounds:
+ *     if strategy.stopBefore(round): stop (e.g. a privacy budget would be exceeded)
  *     instructions = strategy.configureFit(round, global, transport.availableClients(), rng(seed, round, fit))
  *     answers      = transport.fit(instructions)                       // results + failures
  *     aggregate    = strategy.aggregateFit(round, global, answers)     // new global, or rejected
@@ -58,11 +59,18 @@ public final class Server {
     /**
      * @param parameters the final global parameters
      * @param rounds     the report of every round run
+     * @param stopped    why the run ended before its last round ({@link Strategy#stopBefore}), or empty
      */
-    public record Result(Map<String, HostTensor> parameters, List<RoundReport> rounds) {
+    public record Result(Map<String, HostTensor> parameters, List<RoundReport> rounds, Optional<String> stopped) {
         public Result {
             parameters = Parameters.sortedCopy(parameters);
             rounds = List.copyOf(rounds);
+            Objects.requireNonNull(stopped, "stopped");
+        }
+
+        /** A run that did all its rounds. */
+        public Result(Map<String, HostTensor> parameters, List<RoundReport> rounds) {
+            this(parameters, rounds, Optional.empty());
         }
     }
 
@@ -92,6 +100,10 @@ public final class Server {
         Map<String, HostTensor> current = Parameters.sortedCopy(global);
         List<RoundReport> reports = new ArrayList<>();
         for (int round = startRound; round <= config.rounds(); round++) {
+            Optional<String> stop = strategy.stopBefore(round);
+            if (stop.isPresent()) {
+                return new Result(current, reports, stop);
+            }
             RoundReport report = runRound(round, current);
             current = report.parameters();
             reports.add(report);

@@ -4,6 +4,7 @@ import org.fedqlora.tensor.HostTensor;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.random.RandomGenerator;
 
 /**
@@ -61,6 +62,14 @@ public interface Strategy {
 
     /** Aggregates this round's evaluation answers. */
     EvaluateAggregate aggregateEvaluate(int round, List<EvaluateRes> results, List<Failure> failures);
+
+    /**
+     * Why the run must stop before {@code round} (e.g. the round would exceed a privacy budget), or empty to run
+     * it. The server then ends the run after round − 1 and reports the reason ({@link Server.Result#stopped}).
+     */
+    default Optional<String> stopBefore(int round) {
+        return Optional.empty();
+    }
 
     /**
      * Server-side state that must survive a checkpoint to resume exactly (e.g. FedAdam's moments), as named

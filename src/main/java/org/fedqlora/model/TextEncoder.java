@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import org.fedqlora.engine.Engines;
 import org.fedqlora.model.bert.BertConfig;
 import org.fedqlora.model.bert.BertEncoder;
+import org.fedqlora.model.llama.LlamaConfig;
+import org.fedqlora.model.llama.LlamaModel;
 import org.fedqlora.nn.BaseWeightFactory;
 import org.fedqlora.tokenize.TextTokenizer;
 import org.fedqlora.tokenize.TokenBatch;
@@ -13,15 +15,16 @@ import org.fedqlora.tokenize.TokenBatch;
 import java.util.List;
 
 /**
- * A loaded encoder model with its tokenizer: text in, hidden states or sentence embeddings out.
+ * A loaded model body ({@link Backbone}: BERT-family encoder or Llama-family decoder) with its tokenizer: text in,
+ * hidden states or sentence embeddings out.
  */
 public final class TextEncoder implements AutoCloseable {
     private final ModelFolder folder;
-    private final BertEncoder encoder;
+    private final Backbone encoder;
     private final TextTokenizer tokenizer;
     private final NDManager manager;
 
-    private TextEncoder(ModelFolder folder, BertEncoder encoder, TextTokenizer tokenizer, NDManager manager) {
+    private TextEncoder(ModelFolder folder, Backbone encoder, TextTokenizer tokenizer, NDManager manager) {
         this.folder = folder;
         this.encoder = encoder;
         this.tokenizer = tokenizer;
@@ -29,11 +32,14 @@ public final class TextEncoder implements AutoCloseable {
     }
 
     public static TextEncoder load(ModelFolder folder, BaseWeightFactory baseWeights, int maxLength) {
-        BertConfig cfg = BertConfig.fromJson(folder.config());
+        String file = folder.dir().resolve("config.json").toString();
+        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config())
+                : BertConfig.fromJson(folder.config(), file);
         int max = maxLength <= 0 ? cfg.maxPositions() : Math.min(maxLength, cfg.maxPositions());
         NDManager m = Engines.newManager();
         try {
-            BertEncoder enc = BertEncoder.load(cfg, folder.weights(), baseWeights, m);
+            Backbone enc = cfg instanceof LlamaConfig lc ? LlamaModel.load(lc, folder.weights(), baseWeights, m)
+                    : BertEncoder.load((BertConfig) cfg, folder.weights(), baseWeights, m);
             return new TextEncoder(folder, enc, TextTokenizer.open(folder.tokenizer(), max, cfg.padTokenId()), m);
         } catch (RuntimeException e) {
             m.close();
@@ -49,8 +55,17 @@ public final class TextEncoder implements AutoCloseable {
         return folder;
     }
 
-    public BertEncoder encoder() {
+    public Backbone encoder() {
         return encoder;
+    }
+
+    /** The decoder, for generation and causal-LM training; a clear error for an encoder-only model. */
+    public LlamaModel decoder() {
+        if (encoder instanceof LlamaModel d) {
+            return d;
+        }
+        throw new ModelException(folder.name() + " is a " + folder.modelType() + " encoder; this needs a decoder "
+                + "(model_type " + String.join(", ", LlamaConfig.SUPPORTED_TYPES) + ")");
     }
 
     public TextTokenizer tokenizer() {

@@ -77,6 +77,10 @@ public final class Deployment {
             throw new UserException("the server runs one config, but this one describes " + c.runs().size()
                     + " runs (sweep, seeds or experiments): run each as its own federation");
         }
+        if (c.privacy().mode().equals("local")) {
+            throw new UserException("privacy.mode local is not deployed yet (the client processes would have to noise "
+                    + "their own updates): use privacy.mode central with the server, or local DP in 'simulate'");
+        }
         if (c.methods().contains(Method.LORA_TRUNCATED.id)) {
             throw new UserException("method lora-truncated cannot be deployed (every client would have to run the "
                     + "lowest precision present, which only the server knows): remove it from methods");

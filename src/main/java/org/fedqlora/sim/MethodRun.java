@@ -10,6 +10,10 @@ import org.fedqlora.fed.FailurePolicy;
 import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
+import org.fedqlora.fed.privacy.DpAggregator;
+import org.fedqlora.fed.privacy.DpClient;
+import org.fedqlora.fed.privacy.DpSettings;
+import org.fedqlora.fed.privacy.NoiseSource;
 import org.fedqlora.fed.Transport;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
@@ -25,6 +29,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -39,14 +44,18 @@ final class MethodRun {
     private static final Logger LOG = LoggerFactory.getLogger(MethodRun.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Everything a finished method reports. */
+    /** Everything a finished method reports; {@code privacy} is null when DP is off. */
     record Result(Method method, List<RoundRecord> rounds, List<ObjectNode> lines, ObjectNode finalMetrics,
-                  long bytesUp, long bytesDown, double seconds) {
+                  long bytesUp, long bytesDown, double seconds, ObjectNode privacy) {
     }
 
     /** Called after each round (progress display, interruption in tests). */
     interface Listener {
         void round(Method method, int round, int rounds, RoundRecord record);
+
+        /** With DP on, before {@link #round}: ε spent after {@code round} rounds, at δ. */
+        default void privacy(Method method, int round, double epsilon, double delta) {
+        }
     }
 
     /** A client as the server-side bookkeeping sees it (metric lines, checkpoints). */
@@ -96,6 +105,14 @@ final class MethodRun {
             simClients.add(sc);
             clients.put(sc.id(), sc);
         }
+        Optional<DpSettings> dps = SimPrivacy.settings(c, method);
+        if (dps.isPresent() && dps.get().mode() == DpSettings.Mode.LOCAL) {
+            // local DP: each client noises its own clipped update before it reaches the transport; the stream is
+            // seeded from the run seed (bit-identical reruns) and kept apart from the server's noise stream
+            DpSettings s = dps.get();
+            NoiseSource clientNoise = NoiseSource.seeded(c.seed() ^ 0x5DEECE66DL);
+            clients.replaceAll((id, client) -> DpClient.local(client, id, s.clip(), s.noiseMultiplier(), clientNoise));
+        }
         Federation inMemory = new Federation(() -> simClients, () -> new InMemoryTransport(clients), c.clients(), 0,
                 ctx::endRound);
         return runRounds(c, method, inMemory, initial, ckpt, listener);
@@ -113,7 +130,15 @@ final class MethodRun {
                 .withEvaluateSampling(1.0, federation.minEvaluateClients())
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
-        FedAvg strategy = new FedAvg(fc, initial, opt);
+        Optional<DpSettings> dpSettings = SimPrivacy.settings(c, method);
+        // simulation noise is seeded from the run seed so that runs and resumed runs are bit-identical
+        NoiseSource noise = NoiseSource.seeded(c.seed());
+        DpAggregator dp = dpSettings.map(s -> new DpAggregator(s, noise)).orElse(null);
+        FedAvg strategy = dp == null ? new FedAvg(fc, initial, opt) : new FedAvg(fc, initial, opt, dp);
+        if (dp != null) {
+            LOG.info("{}: {}", method.id, dp.settings().describe());
+        }
+        Optional<String> stopped = Optional.empty();
         List<RoundRecord> records = new ArrayList<>();
         List<ObjectNode> lines = new ArrayList<>();
         long[] bytes = new long[2];
@@ -148,6 +173,11 @@ final class MethodRun {
                     seconds[0] += report.seconds();
                     report.failures().forEach(f -> LOG.warn("{} round {}: client {} failed: {}", method.id,
                             report.round(), f.clientId(), f.reason()));
+                    if (dp != null) {
+                        lines.add(SimPrivacy.line(method, report.round(), dp, report.metrics()));
+                        listener.privacy(method, report.round(), dp.epsilonAfter(report.round()),
+                                dp.settings().delta());
+                    }
                     RoundRecord rec = record(c, method, simClients, report, lines);
                     if (rec != null) {
                         records.add(rec);
@@ -158,11 +188,13 @@ final class MethodRun {
                             strategy.state(), states);
                     listener.round(method, report.round(), c.rounds(), rec);
                 };
-                server.resume(start, global, onRound::accept);
+                stopped = server.resume(start, global, onRound::accept).stopped();
             }
         }
+        stopped.ifPresent(reason -> LOG.warn("{}: {}", method.id, reason));
         ObjectNode fin = Reports.finalMetrics(lines, records);
-        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0]);
+        ObjectNode privacy = dp == null ? null : SimPrivacy.summary(dp, lines, stopped);
+        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], privacy);
     }
 
     /** Metric lines for a round, and its record when the round was evaluated. */

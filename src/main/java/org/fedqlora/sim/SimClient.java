@@ -183,7 +183,7 @@ final class SimClient implements Client, MethodRun.Participant {
     }
 
     private TextClassifier classifier() {
-        return new TextClassifier(model.encoder(), adapters, head, Pooling.parse(ctx.config().head().pooling()));
+        return new TextClassifier(model.encoder(), adapters, head, Pooling.parse(ctx.config().head().pooling(), model.encoder().encoder()));
     }
 
     /**

@@ -6,14 +6,14 @@ import org.fedqlora.adapter.AdapterSet;
 import org.fedqlora.adapter.Parameter;
 import org.fedqlora.model.Pooling;
 import org.fedqlora.model.TextEncoder;
-import org.fedqlora.model.bert.BertEncoder;
+import org.fedqlora.model.Backbone;
 import org.fedqlora.tokenize.TokenBatch;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A text classifier: frozen (possibly quantized) encoder, adapters (QA + LoRA), pooling and a linear head.
+ * A text classifier: frozen (possibly quantized) backbone (encoder or decoder), adapters (QA + LoRA), pooling and a linear head.
  * <pre>
  * h = encoder(ids, mask)        (B, T, C)   with adapters attached to its Linear layers
  * p = pool(h, mask)             (B, C)
@@ -36,7 +36,7 @@ public final class TextClassifier {
     /** Logits (B, K) of a batch; all intermediates land in {@code step}. */
     public NDArray logits(NDManager step, TokenBatch b, boolean training) {
         NDArray[] a = TextEncoder.toArrays(step, b);
-        BertEncoder enc = encoder.encoder();
+        Backbone enc = encoder.encoder();
         NDArray h = enc.forward(step, a[0], a[1], a[2], training);        // (B, T, C)
         return head.forward(pooling.pool(h, a[1]));                         // (B, K)
     }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 
 /**
  * The local training loop: shuffled mini-batches, forward, cross-entropy, backward (only the given parameters
@@ -38,19 +39,71 @@ public final class Trainer {
     }
 
     /**
+     * What a training step minimises: a 0-d loss over a mini-batch of example indices (classification's
+     * cross-entropy, causal-LM's response-token cross-entropy), built in the step's manager.
+     */
+    public interface Objective {
+        /** Number of training examples. */
+        int size();
+
+        /** The manager the model lives in (each step runs in a sub-manager of it). */
+        NDManager manager();
+
+        /** The loss of the examples {@code idx}, inside the gradient collector; every array in {@code step}. */
+        NDArray loss(NDManager step, int[] idx);
+
+        /** Tokens the examples {@code idx} hold (for throughput). */
+        long tokens(int[] idx);
+    }
+
+    /**
      * Trains {@code params} of {@code clf} on {@code data}.
      *
      * @param anchor for FedProx: the arrays the parameters are pulled towards (same order), or null
      */
     public static Result train(TextClassifier clf, List<NDArray> params, EncodedExamples data, EncodedExamples eval,
                                TrainOptions o, List<NDArray> anchor, Listener listener) {
-        if (data.size() == 0) {
+        NDManager root = clf.encoder().manager();
+        Objective objective = new Objective() {
+            @Override
+            public int size() {
+                return data.size();
+            }
+
+            @Override
+            public NDManager manager() {
+                return root;
+            }
+
+            @Override
+            public NDArray loss(NDManager step, int[] idx) {
+                NDArray labels = step.create(data.labels(idx));
+                return TextClassifier.crossEntropy(clf.logits(step, data.batch(idx), true), labels);
+            }
+
+            @Override
+            public long tokens(int[] idx) {
+                return data.batch(idx).tokens();
+            }
+        };
+        Supplier<Metrics> evaluate = eval == null ? null
+                : () -> Evaluator.evaluate(clf, eval, Math.max(o.batchSize(), 32), root).metrics();
+        return run(objective, params, o, anchor, evaluate, listener);
+    }
+
+    /**
+     * The loop itself, for any objective: shuffled mini-batches, backward, FedProx term, clipping, optimizer step;
+     * {@code evaluate} (or null) runs every {@code o.evalEvery()} steps.
+     */
+    public static Result run(Objective objective, List<NDArray> params, TrainOptions o, List<NDArray> anchor,
+                             Supplier<Metrics> evaluate, Listener listener) {
+        if (objective.size() == 0) {
             throw new UserException("no training examples");
         }
-        NDManager root = clf.encoder().manager();
+        NDManager root = objective.manager();
         Engine engine = Engines.get();
         params.forEach(p -> p.setRequiresGradient(true));
-        int total = o.totalSteps(data.size());
+        int total = o.totalSteps(objective.size());
         Schedule schedule = new Schedule(o.lr(), o.warmupSteps(), total, o.decay());
         SplittableRandom rnd = new SplittableRandom(o.seed());
         List<Float> losses = new ArrayList<>();
@@ -63,18 +116,16 @@ public final class Trainer {
         try (Optimizer opt = new Optimizer(o.optimizer(), o.weightDecay(), o.momentum(), root)) {
             for (int s = 0; s < total; s++) {
                 if (cursor >= order.length) {               // a new epoch: reshuffle (last batch may be short)
-                    order = shuffled(data.size(), rnd);
+                    order = shuffled(objective.size(), rnd);
                     cursor = 0;
                 }
                 int[] idx = Arrays.copyOfRange(order, cursor, Math.min(order.length, cursor + o.batchSize()));
                 cursor += idx.length;
                 float loss;
-                var batch = data.batch(idx);
                 try (NDManager step = root.newSubManager()) {
-                    NDArray labels = step.create(data.labels(idx));
                     NDArray lossArr;
                     try (GradientCollector gc = engine.newGradientCollector()) {
-                        lossArr = TextClassifier.crossEntropy(clf.logits(step, batch, true), labels);
+                        lossArr = objective.loss(step, idx);
                         gc.backward(lossArr);
                     }
                     loss = lossArr.getFloat();
@@ -88,11 +139,11 @@ public final class Trainer {
                             + "); lower the learning rate (now " + o.lr() + ")");
                 }
                 losses.add(loss);
-                tokens += batch.tokens();
+                tokens += objective.tokens(idx);
                 examples += idx.length;
                 listener.step(s + 1, total, loss, tokens, (System.nanoTime() - t0) / 1e9);
-                if (eval != null && o.evalEvery() > 0 && (s + 1) % o.evalEvery() == 0 && s + 1 < total) {
-                    Metrics m = Evaluator.evaluate(clf, eval, Math.max(o.batchSize(), 32), root).metrics();
+                if (evaluate != null && o.evalEvery() > 0 && (s + 1) % o.evalEvery() == 0 && s + 1 < total) {
+                    Metrics m = evaluate.get();
                     evals.add(m);
                     listener.evaluated(s + 1, m);
                 }

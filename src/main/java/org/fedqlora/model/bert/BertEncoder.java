@@ -8,7 +8,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import org.fedqlora.engine.GraphConstants;
 import org.fedqlora.engine.HostArrays;
+import org.fedqlora.model.Backbone;
 import org.fedqlora.model.ModelException;
+import org.fedqlora.model.Pooling;
 import org.fedqlora.nn.BaseWeightFactory;
 import org.fedqlora.nn.LayerNorm;
 import org.fedqlora.nn.Linear;
@@ -30,7 +32,7 @@ import java.util.List;
  * that manager closes (DJL trap 1: results land in the first operand's manager). Weights are frozen here;
  * trainable parts are adapters attached to the {@link Linear} layers.
  */
-public final class BertEncoder implements AutoCloseable {
+public final class BertEncoder implements Backbone {
     private final BertConfig config;
     private final BertNames names;
     private final NDManager weights;
@@ -134,6 +136,7 @@ public final class BertEncoder implements AutoCloseable {
      * @param typeIds (B, T) int64 token types, or null for all zeros
      * @return last hidden state (B, T, C)
      */
+    @Override
     public NDArray forward(NDManager step, NDArray ids, NDArray mask, NDArray typeIds, boolean training) {
         NDArray x = embed(step, ids, typeIds);                            // (B, T, C)
         NDArray bias = maskBias(mask);
@@ -197,8 +200,14 @@ public final class BertEncoder implements AutoCloseable {
         return y.reshape(B, T, H, D).transpose(0, 2, 1, 3);
     }
 
+    @Override
     public BertConfig config() {
         return config;
+    }
+
+    @Override
+    public Pooling defaultPooling() {
+        return Pooling.MEAN;
     }
 
     public BertNames names() {
@@ -206,6 +215,7 @@ public final class BertEncoder implements AutoCloseable {
     }
 
     /** Every linear layer of every block, in checkpoint order (the places adapters and quantization go). */
+    @Override
     public List<Linear> linears() {
         List<Linear> all = new ArrayList<>();
         for (Block b : blocks) {
@@ -215,6 +225,7 @@ public final class BertEncoder implements AutoCloseable {
     }
 
     /** Bytes held by frozen weights: embeddings, norms, biases, and each linear's base as resident. */
+    @Override
     public long baseWeightBytes() {
         long total = 0;
         for (Linear l : linears()) {

@@ -42,6 +42,7 @@ public record SimConfig(
         IFedQLora ifedqlora,              // iFedQLoRA's refinement of the QA adapters
         Server server,                    // server-side optimizer over the aggregated update
         Eval eval,                        // evaluation schedule
+        Privacy privacy,                  // client-level differential privacy (DP-FedAvg); mode none = off
         Transport transport,              // the network transport of `fedqlora server` / `client` (unused by simulate)
         long seed,                        // seed of everything random in one run (partition, sampling, init, dropout)
         List<Long> seeds,                 // if non-empty, every run is repeated once per seed (seed is then unused)
@@ -66,6 +67,7 @@ public record SimConfig(
                     + clients + " clients: no round could ever be aggregated");
         }
         checkClientFiles(data, partition, clients);
+        privacy.requireComplete(clients);
         seeds = List.copyOf(seeds);
         Check.noDuplicates("seeds", seeds);
         sweep = Settings.sweep(Objects.requireNonNull(sweep, "sweep"));
@@ -88,11 +90,12 @@ public record SimConfig(
                 new Failure(1, 0.5),
                 new Local(1, 0, 16, "adamw", 5e-4, 0.0, 0.0, 1.0, 0, 0.0),
                 new Lora(8, 16.0, 0.0, List.of("query", "value")),
-                new Head("mean"),
+                new Head("auto"),
                 new Qa(16, "svd", 4),
                 new IFedQLora("svd", 10, 1e-4),
                 new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3, 600.0, 600.0, 3),
                 new Eval(1, 0),
+                new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0),
                 new Transport("none", 1 << 20, 1L << 30),
                 1L,
                 List.of(),
@@ -243,10 +246,10 @@ public record SimConfig(
 
     /** Classification head ({@code head.*}). */
     public record Head(
-            String pooling) {  // see POOLINGS: mean over the tokens, or the [CLS] token
+            String pooling) {  // see POOLINGS: the model's default (mean; last for decoders), mean, [CLS], last token
 
         /** Valid {@link #pooling}s. */
-        public static final List<String> POOLINGS = List.of("mean", "cls");
+        public static final List<String> POOLINGS = List.of("auto", "mean", "cls", "last");
 
         public Head {
             pooling = Check.oneOf("head.pooling", pooling, POOLINGS);
@@ -343,6 +346,82 @@ public record SimConfig(
         public Eval {
             Check.atLeast("eval.every", every, 1);
             Check.atLeast("eval.max_examples", maxExamples, 0);
+        }
+    }
+
+    /**
+     * Client-level differential privacy ({@code privacy.*}), DP-FedAvg: each client's update of the shared tensors
+     * is clipped to L2 norm {@code clip}, Gaussian noise N(0, (z·clip)²) is added by the server to the sum
+     * (central) or by each client to its own update (local), and the mean divides by the expected number of clients
+     * fraction · clients. In DP mode clients are Poisson-sampled: each independently with probability
+     * {@code fraction} (what the accountant assumes), and {@code failure.min_clients} does not apply to sampling.
+     * Nothing here has a default that changes the guarantee: clip, delta and one of noise_multiplier /
+     * target_epsilon must be given when the mode is not none.
+     */
+    public record Privacy(
+            String mode,                 // see MODES: none, central (server adds noise) or local (clients add noise)
+            double clip,                 // S > 0, the L2 clip norm of a client update (initial C with adaptive_clip)
+            AdaptiveClip adaptiveClip,   // quantile-based adaptive clipping (Andrew et al. 2021), central only
+            double noiseMultiplier,      // z > 0; 0 = chosen from target_epsilon for the planned rounds
+            double targetEpsilon,        // budget: a run stops before a round would exceed it; 0 = no budget
+            double delta) {              // δ in (0, 1) of the reported (ε, δ); required (well below 1/clients)
+
+        /** Valid {@link #mode}s. */
+        public static final List<String> MODES = List.of("none", "central", "local");
+
+        public Privacy {
+            mode = Check.oneOf("privacy.mode", mode, MODES);
+            Check.nonNegative("privacy.clip", clip);
+            Check.nonNegative("privacy.noise_multiplier", noiseMultiplier);
+            Check.nonNegative("privacy.target_epsilon", targetEpsilon);
+            Check.unitOpen("privacy.delta", delta);
+        }
+
+        /** Whether DP is on. */
+        public boolean enabled() {
+            return !mode.equals("none");
+        }
+
+        /** The checks that need the mode on, with advice naming each missing key. */
+        void requireComplete(int clients) {
+            if (!enabled()) {
+                return;
+            }
+            if (clip == 0) {
+                throw new UserException("privacy.mode = " + mode + " needs privacy.clip, the L2 norm bound S of a "
+                        + "client update, e.g. --set privacy.clip=0.1 (with privacy.adaptive_clip.enabled=true it is "
+                        + "only the starting value)");
+            }
+            if (delta == 0) {
+                throw new UserException(String.format(java.util.Locale.ROOT, "privacy.mode = %s needs privacy.delta"
+                        + " (there is no default: it is part of the guarantee); it should be well below 1/N = %.3g "
+                        + "for N = %d clients, e.g. --set privacy.delta=1e-5", mode, 1.0 / clients, clients));
+            }
+            if (noiseMultiplier == 0 && targetEpsilon == 0) {
+                throw new UserException("privacy.mode = " + mode + " needs privacy.noise_multiplier (e.g. 1.0) or "
+                        + "privacy.target_epsilon (e.g. 8; the noise multiplier is then chosen for the planned rounds)");
+            }
+            if (adaptiveClip.enabled() && mode.equals("local")) {
+                throw new UserException("privacy.adaptive_clip needs privacy.mode = central: in local mode the "
+                        + "clients would have to randomise their clipped bits too; use a fixed privacy.clip");
+            }
+        }
+
+        /** Adaptive clipping ({@code privacy.adaptive_clip.*}): C ← C·exp(−lr·(b̃ − target_quantile)). */
+        public record AdaptiveClip(
+                boolean enabled,         // adapt the clip norm each round (central mode)
+                double targetQuantile,   // γ in (0, 1): share of client updates left unclipped (paper: 0.5)
+                double lr,               // η_C > 0 of the geometric update (paper: 0.2)
+                double countNoise) {     // σ_b of the noisy unclipped count, > z/2; 0 = m/20 (the paper's choice)
+
+            public AdaptiveClip {
+                if (!(targetQuantile > 0 && targetQuantile < 1)) {
+                    throw new UserException("privacy.adaptive_clip.target_quantile must be in (0, 1), got "
+                            + targetQuantile);
+                }
+                Check.positive("privacy.adaptive_clip.lr", lr);
+                Check.nonNegative("privacy.adaptive_clip.count_noise", countNoise);
+            }
         }
     }
 
