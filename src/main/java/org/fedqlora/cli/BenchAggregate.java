@@ -49,12 +49,12 @@ public final class BenchAggregate implements java.util.concurrent.Callable<Integ
     List<Integer> clients;
     @Option(names = "--model", defaultValue = "minilm", description = "Model whose LoRA shapes the updates have.")
     String model;
-    @Option(names = "--lora-rank", defaultValue = "8") int rank;
+    @Range(min = 1, max = 4096) @Option(names = "--lora-rank", defaultValue = "8") int rank;
     @Option(names = "--targets", split = ",", defaultValue = "query,value") List<String> targets;
-    @Option(names = "--rounds", defaultValue = "2", description = "Rounds per client count (the last is reported).")
+    @Range(min = 1, max = 1000) @Option(names = "--rounds", defaultValue = "2", description = "Rounds per client count (the last is reported).")
     int rounds;
     @Option(names = "--compression", defaultValue = "none") String compression;
-    @Option(names = "--senders", defaultValue = "4", description = "Client threads uploading at once.")
+    @Range(min = 1, max = 256) @Option(names = "--senders", defaultValue = "4", description = "Client threads uploading at once.")
     int senders;
     @Option(names = "--json", description = "Print JSON instead of a table.") boolean json;
 

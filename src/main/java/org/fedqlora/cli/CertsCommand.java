@@ -22,12 +22,12 @@ import java.util.concurrent.Callable;
 public final class CertsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "New or empty folder for the files.")
     Path out;
-    @Option(names = "--clients", required = true, paramLabel = "N", description = "Number of client certificates.")
+    @Range(min = 1, max = 100_000) @Option(names = "--clients", required = true, paramLabel = "N", description = "Number of client certificates.")
     int clients;
     @Option(names = "--hosts", split = ",", paramLabel = "a,b", description = "Server host names or IPs for its "
             + "certificate (localhost and 127.0.0.1 are always added).")
     List<String> hosts = new ArrayList<>();
-    @Option(names = "--days", defaultValue = "365", description = "Validity in days (default 365).")
+    @Range(min = 1, max = 36_500) @Option(names = "--days", defaultValue = "365", description = "Validity in days (default 365).")
     int days;
 
     @Override

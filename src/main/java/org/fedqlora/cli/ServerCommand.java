@@ -56,7 +56,7 @@ public final class ServerCommand implements Callable<Integer> {
     Path config;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key (repeatable).")
     List<String> sets = new ArrayList<>();
-    @Option(names = "--port", defaultValue = "9443", description = "TCP port to listen on (default 9443; 0 = any).")
+    @Range(min = 1, max = 65_535, zero = "any free port") @Option(names = "--port", defaultValue = "9443", description = "TCP port to listen on (default 9443; 0 = any).")
     int port;
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (new or empty, unless --resume).")
     Path out;
@@ -69,7 +69,7 @@ public final class ServerCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run in --out from its last completed round.") boolean resume;
     @Option(names = "--insecure", description = "Plaintext without TLS (testing on a trusted network only).")
     boolean insecure;
-    @Option(names = "--poll-ms", defaultValue = "10000", description = "Long-poll duration in ms (default 10000).")
+    @Range(min = 10, max = 600_000) @Option(names = "--poll-ms", defaultValue = "10000", description = "Long-poll duration in ms (default 10000).")
     int pollMs;
     @Option(names = "--port-file", paramLabel = "FILE", description = "Write the port listened on here (for scripts).")
     Path portFile;

@@ -36,7 +36,7 @@ class NumericRangesTest {
                 accepted.add(k.name());
             } catch (UserException e) {
                 assertThat(e.getMessage()).as(k.name()).contains(k.name()).contains("-7")
-                        .containsAnyOf("at least", "> 0", ">= 0", "[0, 1", "(0, 1]", "but there are only");
+                        .containsAnyOf("at least", "> 0", ">= 0", "[0, 1", "(0, 1]", "(0, 1)", "but there are only");
             }
         }
         assertThat(accepted).as("numeric keys that accept -7").isEmpty();
