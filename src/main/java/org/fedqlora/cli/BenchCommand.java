@@ -38,7 +38,7 @@ import java.util.concurrent.Callable;
 /** {@code fedqlora bench}: speed and memory of the project's own hot paths. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
         subcommands = {BenchCommand.Train.class, BenchCommand.Generate.class, BenchCommand.Compare.class,
-                BenchSecAggCommand.class})
+                BenchAggregate.class, BenchSecAggCommand.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {

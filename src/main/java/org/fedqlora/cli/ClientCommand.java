@@ -68,7 +68,7 @@ public final class ClientCommand implements Callable<Integer> {
     @Option(names = "--tls-key", paramLabel = "FILE", description = "This client's private key (PEM).") Path tlsKey;
     @Option(names = "--id", description = "Client id (default: the certificate's common name; required with --insecure).")
     String id;
-    @Range(min = 1, max = 10_000) @Option(names = "--virtual", defaultValue = "1", paramLabel = "K", description = "Virtual clients in this process.")
+    @Range(min = 1, max = 100_000) @Option(names = "--virtual", defaultValue = "1", paramLabel = "K", description = "Virtual clients in this process.")
     int virtual;
     @Option(names = "--text-field", defaultValue = "text") String textField;
     @Option(names = "--label-field", defaultValue = "label") String labelField;

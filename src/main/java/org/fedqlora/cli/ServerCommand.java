@@ -69,7 +69,7 @@ public final class ServerCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue the run in --out from its last completed round.") boolean resume;
     @Option(names = "--insecure", description = "Plaintext without TLS (testing on a trusted network only).")
     boolean insecure;
-    @Range(min = 1, max = 3_600_000) @Option(names = "--poll-ms", defaultValue = "10000", description = "Long-poll duration in ms (default 10000).")
+    @Range(min = 10, max = 600_000) @Option(names = "--poll-ms", defaultValue = "10000", description = "Long-poll duration in ms (default 10000).")
     int pollMs;
     @Option(names = "--port-file", paramLabel = "FILE", description = "Write the port listened on here (for scripts).")
     Path portFile;

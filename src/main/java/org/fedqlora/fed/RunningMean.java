@@ -36,20 +36,27 @@ public final class RunningMean {
         if (firstClient != null) {
             requireSame(clientId, parameters);
         }
-        SortedMap<String, float[]> values = new TreeMap<>();
-        parameters.forEach((name, t) -> values.put(name, Parameters.floats(name, t, "client '" + clientId + "'")));
+        SortedMap<String, java.nio.FloatBuffer> values = new TreeMap<>();
+        parameters.forEach((name, t) -> {
+            if (t.dtype() != org.fedqlora.tensor.DType.F32) {
+                throw new IllegalArgumentException("tensor '" + name + "' from client '" + clientId + "' is "
+                        + t.dtype() + "; federated parameters must be F32");
+            }
+            values.put(name, t.data().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
+        });
         if (firstClient == null) {
             firstClient = clientId;
             parameters.forEach((name, t) -> {
                 shapes.put(name, t.shape().clone());
-                sums.put(name, new double[values.get(name).length]);
+                sums.put(name, new double[values.get(name).remaining()]);
             });
         }
-        for (Map.Entry<String, float[]> e : values.entrySet()) {
+        double w = weight;
+        for (Map.Entry<String, java.nio.FloatBuffer> e : values.entrySet()) {
             double[] s = sums.get(e.getKey());
-            float[] v = e.getValue();
-            for (int j = 0; j < v.length; j++) {
-                s[j] += (double) weight * v[j];
+            java.nio.FloatBuffer v = e.getValue(); // a view: no copy of the update
+            for (int j = 0; j < s.length; j++) {
+                s[j] += w * v.get(j);
             }
         }
         totalWeight = Math.addExact(totalWeight, weight);

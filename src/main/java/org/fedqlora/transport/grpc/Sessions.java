@@ -56,6 +56,7 @@ final class Sessions {
     private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
     private static final Pattern CLIENT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final int MAX_TENSORS = 100_000;
+    private static final long IDLE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final Options options;
     private final ScheduledExecutorService timer;
@@ -97,6 +98,7 @@ final class Sessions {
         long lastPullEndNanos = System.nanoTime() - TimeUnit.HOURS.toNanos(1); // connected from its first pull
         boolean left;
         boolean doneSent;
+        boolean lastPullCancelled; // the connection dropped (not just a long-poll that ended normally)
         Pull waiting;
 
         Session(String id, String token, String subject, Capabilities caps) {
@@ -206,8 +208,9 @@ final class Sessions {
 
     private boolean connected(Session s, long now) {
         synchronized (s) {
-            return !s.left && (s.activePulls > 0
-                    || now - s.lastPullEndNanos < options.disconnectGrace().toNanos());
+            long allowed = s.lastPullCancelled ? options.disconnectGrace().toNanos()
+                    : Math.max(options.disconnectGrace().toNanos(), IDLE_GRACE_NANOS);
+            return !s.left && (s.activePulls > 0 || now - s.lastPullEndNanos < allowed);
         }
     }
 
@@ -358,7 +361,11 @@ final class Sessions {
                         continue;
                     }
                     synchronized (s) {
-                        if (s.left || (s.activePulls == 0 && now - s.lastPullEndNanos > grace.toNanos())) {
+                        // a dropped connection counts after the grace; a client merely slow to poll again (busy
+                        // machine, GC pause) only after IDLE_GRACE
+                        long allowed = s.lastPullCancelled ? grace.toNanos()
+                                : Math.max(grace.toNanos(), IDLE_GRACE_NANOS);
+                        if (s.left || (s.activePulls == 0 && now - s.lastPullEndNanos > allowed)) {
                             fail(id, "disconnected mid-round (no connection for " + grace.toMillis() / 1000.0
                                     + " s)");
                         }
@@ -479,6 +486,7 @@ final class Sessions {
         obs.setOnReadyHandler(pull::drain);
         synchronized (s) {
             s.activePulls++;
+            s.lastPullCancelled = false;
             if (finished) {
                 s.doneSent = true;
                 pull.sendHeader(TaskHeader.newBuilder().setKind(TaskKind.DONE).setNote("the run is finished").build());
@@ -575,6 +583,7 @@ final class Sessions {
                 stream = null;
             }
             synchronized (session) {
+                session.lastPullCancelled = true;
                 if (session.waiting == this) {
                     session.waiting = null;
                 }

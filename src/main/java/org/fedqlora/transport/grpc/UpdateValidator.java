@@ -47,10 +47,10 @@ final class UpdateValidator {
                         + Arrays.toString(t.shape()) + " but the global tensor has "
                         + (ref == null ? "no such name" : Arrays.toString(ref.shape())));
             }
-            float[] v = t.toFloats();
-            for (int i = 0; i < v.length; i++) {
-                if (!Float.isFinite(v[i])) {
-                    throw new ProtocolException("tensor '" + name + "' from " + source + " holds " + v[i]
+            java.nio.FloatBuffer v = t.data().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            for (int i = 0, n = v.remaining(); i < n; i++) {
+                if (!Float.isFinite(v.get(i))) {
+                    throw new ProtocolException("tensor '" + name + "' from " + source + " holds " + v.get(i)
                             + " at element " + i + "; updates must be finite (diverged training?)");
                 }
             }

@@ -158,7 +158,9 @@ class FaultsTest {
                     FederationNode again = lb.start(Tls.insecureClient(),
                             List.of(Loopback.client("b", 10, Loopback.plus(1))));
                     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                    while (again.joins() == 0 && System.nanoTime() < end) {
+                    // rejoined, and connected under its new session (its first pull after the join)
+                    while ((again.joins() == 0 || !lb.server.availableClients().contains("b"))
+                            && System.nanoTime() < end) {
                         Thread.onSpinWait();
                     }
                 }
