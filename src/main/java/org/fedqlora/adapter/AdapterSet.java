@@ -42,6 +42,12 @@ public final class AdapterSet implements AutoCloseable {
         return s;
     }
 
+    /** No LoRA, only room for QA adapters ({@link #putQa}): a quantized base used as it is. */
+    public static AdapterSet qaOnly(NDManager parent, List<Linear> all) {
+        return new AdapterSet(parent.newSubManager(), null, all);
+    }
+
+    /** The LoRA config, or null for a {@link #qaOnly} set. */
     public LoraConfig loraConfig() {
         return lora;
     }
@@ -152,7 +158,7 @@ public final class AdapterSet implements AutoCloseable {
                         + ": was it trained with another rank or base model?");
             }
             try (NDArray src = HostArrays.toNd(p.array().getManager(), t); NDArray tr = src.transpose(1, 0)) {
-                p.array().set(tr.toFloatArray());
+                HostArrays.write(p.array(), tr.toFloatArray());
             }
         }
     }

@@ -3,6 +3,7 @@ package org.fedqlora.adapter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.fedqlora.Jsons;
 import org.fedqlora.UserException;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.SafetensorsFile;
@@ -36,15 +37,22 @@ public final class PeftFormat {
     }
 
     /** What a PEFT folder holds: the LoRA config and the factors keyed by our names ({@code <module>.lora_A.weight}). */
-    public record Adapter(LoraConfig config, String baseModel, Map<String, HostTensor> tensors) {
+    public record Adapter(LoraConfig config, String baseModel, String baseModelHash, Map<String, HostTensor> tensors) {
     }
+
+    /** Key of the base model's content hash in adapter_config.json (an extra key; PEFT ignores it). */
+    public static final String BASE_HASH_KEY = "base_model_sha256";
 
     public static void write(Path dir, AdapterSet adapters, String baseModel) throws IOException {
-        write(dir, adapters, baseModel, null);
+        write(dir, adapters, baseModel, null, null);
     }
 
-    /** As above, with PEFT's {@code task_type} ({@code "CAUSAL_LM"} for a decoder's language-model adapter), or null. */
-    public static void write(Path dir, AdapterSet adapters, String baseModel, String taskType) throws IOException {
+    /**
+     * Writes the folder; {@code baseModelHash} (may be null) ties it to the exact base weights; {@code taskType} is
+     * PEFT's {@code task_type} ({@code "CAUSAL_LM"} for a decoder's language-model adapter), or null.
+     */
+    public static void write(Path dir, AdapterSet adapters, String baseModel, String baseModelHash, String taskType)
+            throws IOException {
         Files.createDirectories(dir);
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
         adapters.loraState().forEach((name, t) -> w.put(PREFIX + name, t));
@@ -58,6 +66,9 @@ public final class PeftFormat {
             cfg.put("task_type", taskType);
         }
         cfg.put("base_model_name_or_path", baseModel);
+        if (baseModelHash != null) {
+            cfg.put(BASE_HASH_KEY, baseModelHash);
+        }
         cfg.put("r", c.rank());
         cfg.put("lora_alpha", c.alpha());
         cfg.put("lora_dropout", c.dropout());
@@ -78,24 +89,39 @@ public final class PeftFormat {
         if (!Files.isRegularFile(cfgPath) || !Files.isRegularFile(dir.resolve(WEIGHTS))) {
             throw new UserException(dir + " is not a PEFT adapter folder (needs " + CONFIG + " and " + WEIGHTS + ")");
         }
-        JsonNode cfg;
-        try {
-            cfg = JSON.readTree(cfgPath.toFile());
-        } catch (IOException e) {
-            throw new UserException(cfgPath + " is not valid JSON: " + e.getMessage(), e);
-        }
+        String recovery = "restore the adapter folder from the run that wrote it, or train it again";
+        JsonNode cfg = Jsons.readObject(cfgPath, "the LoRA adapter's config", recovery);
         if (!"LORA".equals(cfg.path("peft_type").asText())) {
             throw new UserException(cfgPath + ": peft_type is '" + cfg.path("peft_type").asText() + "', only LORA is supported");
         }
+        int r = (int) Jsons.requireLong(cfg, "r", 1, 4096, cfgPath, recovery);
+        double alpha = cfg.path("lora_alpha").asDouble(Double.NaN);
+        if (!cfg.path("lora_alpha").isNumber() || !(alpha > 0) || Double.isInfinite(alpha)) {
+            throw new UserException(cfgPath + ": 'lora_alpha' should be a number > 0, got " + cfg.path("lora_alpha")
+                    + "; " + recovery);
+        }
+        double dropout = cfg.path("lora_dropout").asDouble(0);
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new UserException(cfgPath + ": 'lora_dropout' should be in [0, 1), got " + cfg.path("lora_dropout")
+                    + "; " + recovery);
+        }
+        JsonNode tm = Jsons.requireArray(cfg, "target_modules", cfgPath, recovery);
         List<String> targets = new ArrayList<>();
-        cfg.path("target_modules").forEach(t -> targets.add(t.asText()));
-        LoraConfig c = new LoraConfig(cfg.path("r").asInt(), (float) cfg.path("lora_alpha").asDouble(),
-                (float) cfg.path("lora_dropout").asDouble(0), targets);
+        for (JsonNode t : tm) {
+            if (!t.isTextual() || t.asText().isBlank()) {
+                throw new UserException(cfgPath + ": 'target_modules' should list module names, got " + tm + "; " + recovery);
+            }
+            targets.add(t.asText());
+        }
+        if (targets.isEmpty()) {
+            throw new UserException(cfgPath + ": 'target_modules' is empty; " + recovery);
+        }
+        LoraConfig c = new LoraConfig(r, (float) alpha, (float) dropout, targets);
         SafetensorsFile f = SafetensorsFile.open(dir.resolve(WEIGHTS));
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
         for (String n : f.names()) {
             tensors.put(n.startsWith(PREFIX) ? n.substring(PREFIX.length()) : n, f.get(n));
         }
-        return new Adapter(c, cfg.path("base_model_name_or_path").asText(""), tensors);
+        return new Adapter(c, cfg.path("base_model_name_or_path").asText(""), cfg.path(BASE_HASH_KEY).asText(""), tensors);
     }
 }

@@ -147,7 +147,7 @@ final class CausalLmTasks {
     private static void saveTrained(TrainCommand c, ModelFolder folder, QuantizedModel qm, ChatEncoder enc,
                                     AdapterSet adapters, QuantSpec spec, QaSpec qa, Trainer.Result result, LmMetrics m)
             throws IOException {
-        PeftFormat.write(c.out.resolve("adapter"), adapters, folder.baseModelName(), "CAUSAL_LM");
+        PeftFormat.write(c.out.resolve("adapter"), adapters, folder.baseModelName(), folder.contentHash(), "CAUSAL_LM");
         ObjectNode h = JSON.createObjectNode();
         h.put("version", 1);
         h.put("task", TASK_CAUSAL_LM);

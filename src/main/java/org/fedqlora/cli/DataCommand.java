@@ -24,10 +24,10 @@ public final class DataCommand implements Runnable {
                     "  fedqlora data demo --instructions --train 400 --test 100 --out demo-instruct"})
     public static final class Demo implements Callable<Integer> {
         @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
-        @Option(names = "--seed", defaultValue = "1") long seed;
-        @Option(names = "--train", defaultValue = "3000", description = "Training examples (default: ${DEFAULT-VALUE}).") int train;
-        @Option(names = "--test", defaultValue = "1000", description = "Test examples (default: ${DEFAULT-VALUE}).") int test;
-        @Option(names = "--label-noise", defaultValue = "0.04", description = "Share of flipped labels (default: ${DEFAULT-VALUE}).") double noise;
+        @Range(min = Long.MIN_VALUE, max = Long.MAX_VALUE) @Option(names = "--seed", defaultValue = "1") long seed;
+        @Range(min = 1, max = 10_000_000) @Option(names = "--train", defaultValue = "3000", description = "Training examples (default: ${DEFAULT-VALUE}).") int train;
+        @Range(min = 1, max = 10_000_000) @Option(names = "--test", defaultValue = "1000", description = "Test examples (default: ${DEFAULT-VALUE}).") int test;
+        @Range(min = 0, max = 0.5, maxExclusive = true) @Option(names = "--label-noise", defaultValue = "0.04", description = "Share of flipped labels (default: ${DEFAULT-VALUE}).") double noise;
         @Option(names = "--overwrite", description = "Write into a non-empty --out.") boolean overwrite;
         @Option(names = "--instructions", description = "Write instruction-tuning rows (instruction, input, output, "
                 + "category) for a decoder instead of text/label rows.") boolean instructions;

@@ -42,10 +42,10 @@ public final class EncodeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE.json", description = "Where to write the embeddings.")
     Path out;
 
-    @Option(names = "--batch", defaultValue = "32", description = "Sentences per batch (default: ${DEFAULT-VALUE}).")
+    @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "32", description = "Sentences per batch (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--max-length", defaultValue = "0",
+    @Range(min = 3, max = 1 << 20, zero = "the model's maximum") @Option(names = "--max-length", defaultValue = "0",
             description = "Truncate to this many tokens (default: the model's maximum).")
     int maxLength;
 
@@ -79,6 +79,7 @@ public final class EncodeCommand implements Callable<Integer> {
             if (!Files.isRegularFile(input)) {
                 throw new UserException("--input " + input + " does not exist or is not a file");
             }
+            org.fedqlora.TextFiles.requireUtf8(input, "--input");
             for (String line : Files.readAllLines(input, StandardCharsets.UTF_8)) {
                 if (!line.isBlank()) {
                     all.add(line.strip());

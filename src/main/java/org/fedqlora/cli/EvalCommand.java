@@ -3,7 +3,9 @@ package org.fedqlora.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.fedqlora.Jsons;
 import org.fedqlora.UserException;
+import org.fedqlora.model.BaseModelHash;
 import org.fedqlora.adapter.AdapterSet;
 import org.fedqlora.adapter.PeftFormat;
 import org.fedqlora.data.Dataset;
@@ -25,6 +27,7 @@ import org.fedqlora.train.Evaluator;
 import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import picocli.CommandLine.Command;
+import org.fedqlora.nn.Compute;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedWriter;
@@ -57,7 +60,11 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--adapter", required = true, paramLabel = "DIR") Path adapter;
     @Option(names = "--data", required = true, paramLabel = "FILE") Path data;
     @Option(names = "--format", description = "Base precision (default: the adapter's).") String format;
-    @Option(names = "--batch", defaultValue = "64") int batch;
+    @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "64") int batch;
+    @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
+            description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
+                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+    String compute;
     @Option(names = "--predictions", paramLabel = "FILE.jsonl") Path predictions;
     @Option(names = "--overwrite", description = "Replace --predictions (or --generate) if it exists.") boolean overwrite;
     @Option(names = "--generate", paramLabel = "FILE.jsonl",
@@ -66,6 +73,46 @@ public final class EvalCommand implements Callable<Integer> {
     int maxNewTokens;
     @Option(names = "--chat-template", paramLabel = "auto|plain|FILE",
             description = "causal-lm: override the template the adapter was trained with.") String chatTemplate;
+    @Option(names = "--allow-base-mismatch", description = "Evaluate even if --model is not the base model the adapter "
+            + "was trained on (other name or other weights).") boolean allowBaseMismatch;
+
+    /** What head.json records about a trained adapter, read and range-checked. */
+    record Head(List<String> labels, String pooling, String baseModel, String baseHash, String format, int groupSize,
+                boolean doubleQuant, int qaRank, String qaMethod, int maxLength, String textField, String labelField) {
+        static Head read(Path file) {
+            String recovery = "restore it from the run that wrote it, or train again";
+            JsonNode h = Jsons.readObject(file, "the classifier head's description", recovery);
+            long version = h.has("version") ? Jsons.requireLong(h, "version", 1, Integer.MAX_VALUE, file, recovery) : 1;
+            if (version > 1) {
+                throw new UserException(file + " was written by a newer fedqlora (version " + version + "): upgrade fedqlora");
+            }
+            JsonNode l = Jsons.requireArray(h, "labels", file, recovery);
+            List<String> labels = new ArrayList<>();
+            for (JsonNode x : l) {
+                if (!x.isTextual()) {
+                    throw new UserException(file + ": 'labels' should list label names, got " + l + "; " + recovery);
+                }
+                labels.add(x.asText());
+            }
+            if (labels.size() < 2 || new java.util.HashSet<>(labels).size() != labels.size()) {
+                throw new UserException(file + ": 'labels' should list at least 2 distinct names, got " + l + "; " + recovery);
+            }
+            return new Head(labels, text(h, "pooling", "mean", file, recovery), Jsons.requireText(h, "base_model", file, recovery),
+                    text(h, BaseModelHash.KEY, "", file, recovery), text(h, "format", "fp32", file, recovery),
+                    (int) optLong(h, "group_size", 64, 1, 1 << 20, file, recovery), h.path("double_quant").asBoolean(false),
+                    (int) optLong(h, "qa_rank", 0, 0, 4096, file, recovery), text(h, "qa_method", "svd", file, recovery),
+                    (int) optLong(h, "max_length", 0, 0, 1 << 20, file, recovery), text(h, "text_field", "text", file, recovery),
+                    text(h, "label_field", "label", file, recovery));
+        }
+
+        private static String text(JsonNode h, String key, String def, Path file, String recovery) {
+            return h.has(key) ? Jsons.requireText(h, key, file, recovery) : def;
+        }
+
+        private static long optLong(JsonNode h, String key, long def, long min, long max, Path file, String recovery) {
+            return h.has(key) ? Jsons.requireLong(h, key, min, max, file, recovery) : def;
+        }
+    }
 
     @Override
     public Integer call() throws IOException {
@@ -80,37 +127,31 @@ public final class EvalCommand implements Callable<Integer> {
         if (!Files.isRegularFile(headJson)) {
             throw new UserException(adapter + " has no head.json: pass the --out folder of 'fedqlora train'");
         }
-        JsonNode h = new ObjectMapper().readTree(headJson.toFile());
-        if (h.path("version").asInt(1) > 1) {
-            throw new UserException(headJson + " was written by a newer fedqlora (version " + h.path("version").asInt() + ")");
-        }
+        Head h = Head.read(headJson);
         if (predictions != null) {
             Outputs.checkFile(predictions, overwrite);
         }
-        ModelFolder folder = Models.open(model);
-        String trainedOn = h.path("base_model").asText();
-        if (!trainedOn.equals(folder.baseModelName())) {
-            throw new UserException("the adapter in " + adapter + " was trained on '" + trainedOn + "' but --model is '"
-                    + folder.baseModelName() + "': pass the same base model");
-        }
         PeftFormat.Adapter peft = PeftFormat.read(adapter.resolve("adapter"));
-        List<String> labelNames = new ArrayList<>();
-        h.path("labels").forEach(l -> labelNames.add(l.asText()));
-        LabelMap labels = new LabelMap(labelNames);
-        Dataset test = DatasetFiles.load(data, new Fields(h.path("text_field").asText("text"),
-                h.path("label_field").asText("label")), labels);
-        String trainedFormat = h.path("format").asText("fp32");
+        ModelFolder folder = Models.open(model);
+        if (!allowBaseMismatch && !h.baseModel().equals(folder.baseModelName())) {
+            throw new UserException("the adapter in " + adapter + " was trained on '" + h.baseModel() + "' but --model is '"
+                    + folder.baseModelName() + "': pass the same base model, or --allow-base-mismatch to evaluate anyway");
+        }
+        String recorded = !h.baseHash().isEmpty() ? h.baseHash() : peft.baseModelHash();
+        BaseModelHash.check(recorded, folder, headJson.toString(), allowBaseMismatch);
+        LabelMap labels = new LabelMap(h.labels());
+        Dataset test = DatasetFiles.load(data, new Fields(h.textField(), h.labelField()), labels);
+        String trainedFormat = h.format();
         String fmt = format == null ? trainedFormat : format;
         boolean sameFormat = fmt.equalsIgnoreCase(trainedFormat);
-        QuantSpec spec = new QuantSpec(QuantFormat.parse(fmt), h.path("group_size").asInt(64),
-                sameFormat && h.path("double_quant").asBoolean(false));
-        int qaRank = h.path("qa_rank").asInt(0);
-        QaSpec qa = new QaSpec(qaRank, QaSpec.Method.parse(h.path("qa_method").asText("svd")), 4);
+        QuantSpec spec = new QuantSpec(QuantFormat.parse(fmt), h.groupSize(), sameFormat && h.doubleQuant());
+        QaSpec qa = new QaSpec(h.qaRank(), QaSpec.Method.parse(h.qaMethod()), 4);
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED,
-                h.path("max_length").asInt(0));
+                h.maxLength());
              AdapterSet adapters = qm.newAdapters(peft.config(), 0, qa.enabled());
              ClassificationHead head = ClassificationHead.init(qm.encoder().manager(),
                      qm.encoder().encoder().config().hidden(), labels.size(), 0)) {
+            qm.encoder().setCompute(Compute.parse(compute));
             adapters.loadLoraState(peft.tensors());
             Path savedQa = adapter.resolve("qa_adapter.safetensors");
             if (qa.enabled() && sameFormat && Files.isRegularFile(savedQa)) {
@@ -123,13 +164,14 @@ public final class EvalCommand implements Callable<Integer> {
             head.load(Map.of(ClassificationHead.WEIGHT, hf.get(ClassificationHead.WEIGHT),
                     ClassificationHead.BIAS, hf.get(ClassificationHead.BIAS)));
             adapters.attach();
-            TextClassifier clf = new TextClassifier(qm.encoder(), adapters, head, Pooling.parse(h.path("pooling").asText("mean")));
+            TextClassifier clf = new TextClassifier(qm.encoder(), adapters, head, Pooling.parse(h.pooling()));
             EncodedExamples ex = EncodedExamples.of(test.examples(), qm.encoder().tokenizer(),
                     qm.encoder().encoder().config().padTokenId());
             long t0 = System.nanoTime();
             Evaluator.Result r = Evaluator.evaluate(clf, ex, batch, qm.encoder().manager());
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf(Locale.ROOT, "%s on %s (%s base%s): accuracy %.4f, macro-F1 %.4f, loss %.4f over %d examples (%.1f s)%n",
+            System.out.printf(Locale.ROOT, "%s on %s (%s base%s, " + qm.encoder().compute().id()
+                            + " compute): accuracy %.4f, macro-F1 %.4f, loss %.4f over %d examples (%.1f s)%n",
                     adapter, data, qm.format(), qa.enabled() ? " + QA" : "", r.metrics().accuracy(), r.metrics().macroF1(),
                     r.metrics().loss(), ex.size(), secs);
             if (predictions != null) {
@@ -142,6 +184,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     private void writePredictions(Evaluator.Result r, Dataset test, LabelMap labels) throws IOException {
         ObjectMapper json = new ObjectMapper();
+        Outputs.createDirs(predictions.toAbsolutePath().getParent());
         Path tmp = Files.createTempFile(predictions.toAbsolutePath().getParent(), ".pred", ".tmp");
         try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
             for (int i = 0; i < test.size(); i++) {

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of {@code ./fedqlora}. */
 @Command(name = "fedqlora", mixinStandardHelpOptions = true, version = "fedqlora 0.1.0",
         description = {"Federated, quantization-aware LoRA fine-tuning of language models (FedQLoRA).", ""},
-        subcommands = {EncodeCommand.class, QuantizeCommand.class, DataCommand.class, TrainCommand.class, EvalCommand.class, SimulateCommand.class, BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {EncodeCommand.class, QuantizeCommand.class, DataCommand.class, TrainCommand.class, EvalCommand.class, SimulateCommand.class, ServerCommand.class, ClientCommand.class, CertsCommand.class, BenchCommand.class, GenerateCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Run 'fedqlora COMMAND --help' for a command's options and examples."})
 public final class Main implements Runnable {
 
@@ -18,6 +18,7 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns the exit code: 0 ok, 2 a user error (message, no stack trace), 1 a bug. */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionStrategy(OptionRanges::execute);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable user = userCause(ex);
             if (user != null) {

@@ -52,10 +52,18 @@ public final class Progress implements AutoCloseable {
         int width = 24;
         int filled = total > 0 ? (int) (width * Math.min(1.0, (double) done / total)) : 0;
         String bar = "#".repeat(filled) + "-".repeat(width - filled);
-        String line = String.format(Locale.ROOT, "%s [%s] %d/%d %s  %.1f %s/s%s%s", label, bar, done, total, unit,
-                rate, unit, eta, status.isEmpty() ? "" : "  " + status);
+        String line = String.format(Locale.ROOT, "%s [%s] %d/%d %s  %s%s%s", label, bar, done, total, unit,
+                speed(rate, unit), eta, status.isEmpty() ? "" : "  " + status);
         out.print(tty ? "\r" + line + "\u001b[K" : line + "\n");
         out.flush();
+    }
+
+    /** "3.2 step/s", or "45 s/round" when slower than one unit per 20 s (a rate would read 0.0). */
+    static String speed(double perSecond, String unit) {
+        if (perSecond > 0 && perSecond < 0.05) {
+            return String.format(Locale.ROOT, "%.0f s/%s", 1 / perSecond, unit);
+        }
+        return String.format(Locale.ROOT, "%.1f %s/s", perSecond, unit);
     }
 
     static String time(double secs) {

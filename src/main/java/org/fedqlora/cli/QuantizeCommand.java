@@ -41,19 +41,19 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--format", required = true, description = "nf2|nf3|nf4|int2|int3|int4|int8|fp32|bf16")
     String format;
 
-    @Option(names = "--group-size", defaultValue = "64", description = "Weights per block/group along a row (default: ${DEFAULT-VALUE}).")
+    @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64", description = "Weights per block/group along a row (default: ${DEFAULT-VALUE}).")
     int groupSize;
 
     @Option(names = "--double-quant", description = "Quantize NF block absmax values to 8 bits (QLoRA).")
     boolean doubleQuant;
 
-    @Option(names = "--qa-rank", defaultValue = "16", description = "QA adapter rank m, 0 for none (default: ${DEFAULT-VALUE}).")
+    @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", defaultValue = "16", description = "QA adapter rank m, 0 for none (default: ${DEFAULT-VALUE}).")
     int qaRank;
 
     @Option(names = "--qa-method", defaultValue = "svd", description = "svd or loftq (default: ${DEFAULT-VALUE}).")
     String qaMethod;
 
-    @Option(names = "--qa-iters", defaultValue = "4", description = "LoftQ alternations (default: ${DEFAULT-VALUE}).")
+    @Range(min = 1, max = 1000) @Option(names = "--qa-iters", defaultValue = "4", description = "LoftQ alternations (default: ${DEFAULT-VALUE}).")
     int qaIters;
 
     @Option(names = "--keep-fp32", split = ",", paramLabel = "MODULE",
@@ -74,7 +74,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         QuantSpec spec = new QuantSpec(QuantFormat.parse(format), groupSize, doubleQuant);
         QaSpec qa = new QaSpec(qaRank, QaSpec.Method.parse(qaMethod), qaIters);
         if (out != null) {
-            Outputs.prepareDir(out, overwrite);
+            Outputs.checkDir(out, overwrite);
         }
         ModelFolder folder = Models.open(model);
         if (QuantizedModelFolder.isQuantized(folder.dir())) {
@@ -89,8 +89,11 @@ public final class QuantizeCommand implements Callable<Integer> {
         double secs = (System.nanoTime() - t0) / 1e9;
         ObjectNode summary = QuantizedModelFolder.summary(base, fp32Bytes);
         summary.put("model", folder.name());
+        // the source model's hash: adapters trained on it match this quantized copy (see BaseModelHash)
+        summary.put(org.fedqlora.model.BaseModelHash.KEY, folder.contentHash());
         summary.put("seconds", secs);
         if (out != null) {
+            Outputs.createDirs(out);
             QuantizedModelFolder.write(out, folder, base, summary);
         }
         if (json) {

@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
                 "  fedqlora simulate --config my.yaml --out runs/x --resume      # continue an interrupted run",
                 "",
                 "Outputs in --out: config.yaml, partition.json, metrics.jsonl, summary.json, report.html (open it in a",
-                "browser), checkpoints/. Presets: demo, paper. Unknown keys are rejected with the list of valid ones."})
+                "browser), checkpoints/. Presets: demo, paper, privacy. Unknown keys are rejected with the list of valid ones."})
 public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "Experiment config (YAML).") Path config;
     @Option(names = "--preset", paramLabel = "NAME", description = "A built-in config: demo or paper.") String preset;
@@ -64,12 +64,20 @@ public final class SimulateCommand implements Callable<Integer> {
                     }
                 }
 
+                private String privacy = "";
+
+                @Override
+                public void privacy(Run run, Method method, int round, double epsilon, double delta) {
+                    privacy = String.format(Locale.ROOT, ", ε = %.3f (δ = %.1g)", epsilon, delta);
+                }
+
                 @Override
                 public void round(Run run, Method method, int round, int rounds, RoundRecord r) {
-                    String status = r == null ? method.id + " round " + round
-                            : String.format(Locale.ROOT, "%s round %d/%d: %s %.4f (worst %.4f)", method.id,
+                    String status = r == null ? method.id + " round " + round + privacy
+                            : String.format(Locale.ROOT, "%s round %d/%d: %s %.4f (worst %.4f)%s", method.id,
                             round, rounds, r.task().causalLm() ? "perplexity" : "accuracy", r.accuracy(),
-                            r.worstAccuracy());
+                            r.worstAccuracy(), privacy);
+                    privacy = "";
                     progress.advance(1, status);
                 }
             });

@@ -27,6 +27,7 @@ import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.train.TextClassifier;
 import org.fedqlora.train.TrainOptions;
 import org.fedqlora.train.Trainer;
+import org.fedqlora.nn.Compute;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -60,36 +61,40 @@ public final class TrainCommand implements Callable<Integer> {
             description = "causal-lm: the model's chat template (auto; plain when it has none), the plain template, "
                     + "or a Jinja file (default: ${DEFAULT-VALUE}).") String chatTemplate;
     @Option(names = "--eval", paramLabel = "FILE", description = "Evaluation file; default: --eval-fraction of --data.") Path eval;
-    @Option(names = "--eval-fraction", defaultValue = "0.1") double evalFraction;
+    @Range(min = 0, max = 1, minExclusive = true, maxExclusive = true) @Option(names = "--eval-fraction", defaultValue = "0.1") double evalFraction;
     @Option(names = "--text-field", defaultValue = "text") String textField;
     @Option(names = "--label-field", defaultValue = "label") String labelField;
     @Option(names = "--format", defaultValue = "fp32", description = "Base precision (default: ${DEFAULT-VALUE}).") String format;
-    @Option(names = "--group-size", defaultValue = "64") int groupSize;
+    @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
     @Option(names = "--double-quant") boolean doubleQuant;
-    @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank (0 = none; default: ${DEFAULT-VALUE}).") int qaRank;
+    @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank (0 = none; default: ${DEFAULT-VALUE}).") int qaRank;
     @Option(names = "--qa-method", defaultValue = "svd") String qaMethod;
-    @Option(names = "--qa-iters", defaultValue = "4") int qaIters;
+    @Range(min = 1, max = 1000) @Option(names = "--qa-iters", defaultValue = "4") int qaIters;
     @Option(names = "--train-qa", description = "Also train the QA adapter (default: frozen).") boolean trainQa;
-    @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
-    @Option(names = "--lora-alpha", defaultValue = "16") float loraAlpha;
-    @Option(names = "--lora-dropout", defaultValue = "0.0") float loraDropout;
+    @Range(min = 1, max = 4096) @Option(names = "--lora-rank", defaultValue = "8") int loraRank;
+    @Range(min = 0, max = 1e6, minExclusive = true) @Option(names = "--lora-alpha", defaultValue = "16") float loraAlpha;
+    @Range(min = 0, max = 1, maxExclusive = true) @Option(names = "--lora-dropout", defaultValue = "0.0") float loraDropout;
     @Option(names = "--targets", defaultValue = "query,value", split = ",",
             description = "LoRA targets (HF names or suffixes; default: ${DEFAULT-VALUE}).") List<String> targets;
     @Option(names = "--pooling", defaultValue = "auto",
             description = "auto (mean for encoders, last token for decoders), mean, cls or last") String pooling;
-    @Option(names = "--epochs", defaultValue = "1") int epochs;
-    @Option(names = "--steps", defaultValue = "0", description = "Train this many steps instead of --epochs.") int steps;
-    @Option(names = "--batch", defaultValue = "16") int batch;
-    @Option(names = "--max-length", defaultValue = "128") int maxLength;
+    @Range(min = 1, max = 100_000) @Option(names = "--epochs", defaultValue = "1") int epochs;
+    @Range(min = 1, max = 1e9, zero = "train --epochs passes") @Option(names = "--steps", defaultValue = "0", description = "Train this many steps instead of --epochs.") int steps;
+    @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "16") int batch;
+    @Range(min = 3, max = 1 << 20) @Option(names = "--max-length", defaultValue = "128") int maxLength;
     @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd") String optimizer;
-    @Option(names = "--lr", defaultValue = "1e-3") float lr;
-    @Option(names = "--weight-decay", defaultValue = "0.0") float weightDecay;
-    @Option(names = "--momentum", defaultValue = "0.0") float momentum;
-    @Option(names = "--max-grad-norm", defaultValue = "1.0") float maxGradNorm;
-    @Option(names = "--warmup", defaultValue = "0", description = "Linear warm-up steps.") int warmup;
+    @Range(min = 0, max = 10, minExclusive = true) @Option(names = "--lr", defaultValue = "1e-3") float lr;
+    @Range(min = 0, max = 100) @Option(names = "--weight-decay", defaultValue = "0.0") float weightDecay;
+    @Range(min = 0, max = 1, maxExclusive = true) @Option(names = "--momentum", defaultValue = "0.0") float momentum;
+    @Range(min = 0, max = 1e6, minExclusive = true, zero = "no clipping") @Option(names = "--max-grad-norm", defaultValue = "1.0") float maxGradNorm;
+    @Range(min = 0, max = 1e9) @Option(names = "--warmup", defaultValue = "0", description = "Linear warm-up steps.") int warmup;
     @Option(names = "--no-decay", description = "Constant learning rate after warm-up.") boolean noDecay;
-    @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0 = at the end).") int evalEvery;
-    @Option(names = "--seed", defaultValue = "1") long seed;
+    @Range(min = 1, max = 1e9, zero = "evaluate at the end only") @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0 = at the end).") int evalEvery;
+    @Range(min = Long.MIN_VALUE, max = Long.MAX_VALUE) @Option(names = "--seed", defaultValue = "1") long seed;
+    @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
+            description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
+                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+    String compute;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--overwrite", description = "Write into a non-empty --out.") boolean overwrite;
 
@@ -106,7 +111,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (!pooling.equalsIgnoreCase("auto")) {
             Pooling.parse(pooling);   // fail before loading anything
         }
-        Outputs.prepareDir(out, overwrite);
+        Compute precision = Compute.parse(compute);
+        Outputs.checkDir(out, overwrite);
         Fields fields = new Fields(textField, labelField);
         Dataset train = DatasetFiles.load(data, fields);
         Dataset test;
@@ -122,8 +128,10 @@ public final class TrainCommand implements Callable<Integer> {
         ModelFolder folder = Models.open(model);
         long t0 = System.nanoTime();
         try (QuantizedModel qm = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED, maxLength)) {
-            System.err.printf(Locale.ROOT, "model: %s, base %s%s, loaded in %.1f s%n", folder.name(), qm.format(),
-                    qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", (System.nanoTime() - t0) / 1e9);
+            qm.encoder().setCompute(precision);
+            System.err.printf(Locale.ROOT, "model: %s, base %s%s, %s compute, loaded in %.1f s%n", folder.name(),
+                    qm.format(), qa.enabled() ? " + QA rank " + qa.rank() + " " + qa.method().id() : "", precision.id(),
+                    (System.nanoTime() - t0) / 1e9);
             Pooling pool = Pooling.parse(pooling, qm.encoder().encoder());
             var tok = qm.encoder().tokenizer();
             long pad = qm.encoder().encoder().config().padTokenId();
@@ -151,6 +159,7 @@ public final class TrainCommand implements Callable<Integer> {
                     });
                 }
                 Metrics finalEval = Evaluator.evaluate(clf, testEx, 64, qm.encoder().manager()).metrics();
+                Outputs.createDirs(out);
                 save(qm, folder, adapters, head, train, result, finalEval, pool, lora, spec, qa);
                 System.out.printf(Locale.ROOT, "eval accuracy %.4f, macro-F1 %.4f (%d examples); %d steps in %.1f s "
                                 + "(%.0f tokens/s); wrote %s%n", finalEval.accuracy(), finalEval.macroF1(), testEx.size(),
@@ -164,7 +173,8 @@ public final class TrainCommand implements Callable<Integer> {
                       Trainer.Result result, Metrics finalEval, Pooling pool, LoraConfig lora, QuantSpec spec, QaSpec qa)
             throws java.io.IOException {
         ObjectMapper json = new ObjectMapper();
-        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName());
+        String baseHash = folder.contentHash();
+        PeftFormat.write(out.resolve("adapter"), adapters, folder.baseModelName(), baseHash, null);
         SafetensorsWriter hw = new SafetensorsWriter();
         head.state().forEach(hw::put);
         hw.write(out.resolve("head.safetensors"));
@@ -174,6 +184,7 @@ public final class TrainCommand implements Callable<Integer> {
         h.set("labels", json.valueToTree(train.labels().labels()));
         h.put("hidden_size", qm.encoder().encoder().config().hidden());
         h.put("base_model", folder.baseModelName());
+        h.put(org.fedqlora.model.BaseModelHash.KEY, baseHash);
         h.put("format", qm.format());
         h.put("group_size", spec.groupSize());
         h.put("double_quant", spec.doubleQuant());
@@ -202,6 +213,7 @@ public final class TrainCommand implements Callable<Integer> {
         m.put("steps", result.steps());
         m.put("seconds", result.seconds());
         m.put("tokens_per_s", result.tokens() / result.seconds());
+        m.put("compute", qm.encoder().compute().id());
         Outputs.writeAtomically(out.resolve("metrics.json"), json.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
     }
 

@@ -63,6 +63,9 @@ public final class DatasetFiles {
         if (!Files.isRegularFile(file)) {
             throw new DataException(file + ": no such file");
         }
+        if (format != DataFormat.PARQUET) {
+            org.fedqlora.TextFiles.requireUtf8(file, "");
+        }
         List<RawRow> rows;
         try {
             rows = switch (format) {

@@ -36,6 +36,61 @@ final class ParquetRowReader {
     }
 
     static List<RawRow> read(Path file, Fields fields) throws IOException {
+        checkFraming(file);
+        try {
+            return readChecked(file, fields);
+        } catch (DataException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            // parquet-java reports a damaged footer or page as a RuntimeException with an internal message
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().replaceAll("\\s*\\R\\s*", " ");
+            throw new DataException(file + ": the Parquet file is damaged and cannot be decoded (" + m
+                    + "); export it again, e.g. with pandas df.to_parquet(path) or datasets' ds.to_parquet(path)", e);
+        }
+    }
+
+    /**
+     * A Parquet file is "PAR1", the data, the footer (Thrift FileMetaData), its 4-byte little-endian length, "PAR1".
+     * Checks that framing first, so a file that is not Parquet at all gets a plain message.
+     */
+    private static void checkFraming(Path file) throws IOException {
+        long size = java.nio.file.Files.size(file);
+        byte[] head = new byte[4];
+        byte[] tail = new byte[8];
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            if (size >= 12) {
+                ch.read(java.nio.ByteBuffer.wrap(head), 0);
+                ch.read(java.nio.ByteBuffer.wrap(tail), size - 8);
+            }
+        }
+        byte[] magic = {'P', 'A', 'R', '1'};
+        if (size >= 12 && java.util.Arrays.equals(head, magic)
+                && !java.util.Arrays.equals(java.util.Arrays.copyOfRange(tail, 4, 8), magic)) {
+            throw new DataException(file + ": starts like a Parquet file but does not end with 'PAR1' (" + size
+                    + " bytes): it is truncated, e.g. by an interrupted download or copy; copy it again");
+        }
+        if (size < 12 || !java.util.Arrays.equals(head, magic)
+                || !java.util.Arrays.equals(java.util.Arrays.copyOfRange(tail, 4, 8), magic)) {
+            throw new DataException(file + ": is not a Parquet file (a Parquet file starts and ends with 'PAR1'; this "
+                    + "one has " + size + " bytes" + (size >= 12 ? " and starts with " + printable(head) : "")
+                    + "); give a .parquet file, or rename the file to .jsonl or .csv if that is what it holds");
+        }
+        long footer = java.nio.ByteBuffer.wrap(tail, 0, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt() & 0xFFFFFFFFL;
+        if (footer == 0 || footer > size - 12) {
+            throw new DataException(file + ": the Parquet footer is corrupt (its length " + footer + " does not fit a "
+                    + "file of " + size + " bytes): the file is truncated or damaged; export it again");
+        }
+    }
+
+    private static String printable(byte[] b) {
+        StringBuilder sb = new StringBuilder("'");
+        for (byte x : b) {
+            sb.append(x >= 32 && x < 127 ? String.valueOf((char) x) : String.format("\\x%02X", x & 0xFF));
+        }
+        return sb.append("'").toString();
+    }
+
+    private static List<RawRow> readChecked(Path file, Fields fields) throws IOException {
         ParquetReadOptions options = ParquetReadOptions.builder(new PlainParquetConfiguration()).withCodecFactory(new ParquetCodecs()).build();
         try (ParquetFileReader reader = ParquetFileReader.open(new LocalInputFile(file), options)) {
             MessageType schema = reader.getFooter().getFileMetaData().getSchema();

@@ -46,6 +46,20 @@ public final class HostArrays {
         return copy;
     }
 
+    /**
+     * Overwrites a contiguous float32 array with {@code values} (row-major), in place. Writes through the tensor's
+     * memory ({@code toByteBuffer(true)} is a live view, DJL-NOTES §11) rather than {@code NDArray.set}: DJL's
+     * native {@code set} opens a deprecated {@code AutoNonVariableTypeMode} guard, and libtorch prints a warning
+     * about it on the first call of every process.
+     */
+    public static void write(NDArray a, float[] values) {
+        if (a.getDataType() != DataType.FLOAT32 || a.size() != values.length) {
+            throw new IllegalArgumentException("write: " + values.length + " values into a " + a.getDataType() + " "
+                    + a.getShape());
+        }
+        a.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(values);
+    }
+
     /** Copies into a native-order direct buffer (DJL trap 8: heap or big-endian buffers give garbage). */
     private static ByteBuffer direct(ByteBuffer src) {
         ByteBuffer d = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());

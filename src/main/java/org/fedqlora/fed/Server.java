@@ -13,6 +13,7 @@ import java.util.SplittableRandom;
  * The federated round loop, written once; strategies fill in the steps and transports carry the messages:
  * <pre>
  * for round = start .. rounds:
+ *     if strategy.stopBefore(round): stop (e.g. a privacy budget would be exceeded)
  *     instructions = strategy.configureFit(round, global, transport.availableClients(), rng(seed, round, fit))
  *     answers      = transport.fit(instructions)                       // results + failures
  *     aggregate    = strategy.aggregateFit(round, global, answers)     // new global, or rejected
@@ -26,14 +27,17 @@ import java.util.SplittableRandom;
  * in the reports; exceptions from the strategy (e.g. clients sent tensors that cannot be averaged) stop the run.
  */
 public final class Server {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Server.class);
     private static final long GOLDEN_GAMMA = 0x9E3779B97F4A7C15L;
 
     /**
      * @param rounds        the last round to run, ≥ 1
      * @param evaluateEvery evaluate every this many rounds and after the last one; 0 = never
      * @param seed          seeds client sampling
+     * @param retries       times a round whose training phase the strategy rejected (e.g. too many failures) is
+     *                      run again before it is reported as rejected; 0 in simulation
      */
-    public record Config(int rounds, int evaluateEvery, long seed) {
+    public record Config(int rounds, int evaluateEvery, long seed, int retries) {
         public Config {
             if (rounds < 1) {
                 throw new IllegalArgumentException("rounds must be at least 1, got " + rounds);
@@ -41,17 +45,32 @@ public final class Server {
             if (evaluateEvery < 0) {
                 throw new IllegalArgumentException("evaluateEvery must be ≥ 0 (0 = never), got " + evaluateEvery);
             }
+            if (retries < 0) {
+                throw new IllegalArgumentException("retries must be ≥ 0, got " + retries);
+            }
+        }
+
+        /** No retries. */
+        public Config(int rounds, int evaluateEvery, long seed) {
+            this(rounds, evaluateEvery, seed, 0);
         }
     }
 
     /**
      * @param parameters the final global parameters
      * @param rounds     the report of every round run
+     * @param stopped    why the run ended before its last round ({@link Strategy#stopBefore}), or empty
      */
-    public record Result(Map<String, HostTensor> parameters, List<RoundReport> rounds) {
+    public record Result(Map<String, HostTensor> parameters, List<RoundReport> rounds, Optional<String> stopped) {
         public Result {
             parameters = Parameters.sortedCopy(parameters);
             rounds = List.copyOf(rounds);
+            Objects.requireNonNull(stopped, "stopped");
+        }
+
+        /** A run that did all its rounds. */
+        public Result(Map<String, HostTensor> parameters, List<RoundReport> rounds) {
+            this(parameters, rounds, Optional.empty());
         }
     }
 
@@ -81,6 +100,10 @@ public final class Server {
         Map<String, HostTensor> current = Parameters.sortedCopy(global);
         List<RoundReport> reports = new ArrayList<>();
         for (int round = startRound; round <= config.rounds(); round++) {
+            Optional<String> stop = strategy.stopBefore(round);
+            if (stop.isPresent()) {
+                return new Result(current, reports, stop);
+            }
             RoundReport report = runRound(round, current);
             current = report.parameters();
             reports.add(report);
@@ -97,14 +120,37 @@ public final class Server {
 
     private RoundReport runRound(int round, Map<String, HostTensor> global) {
         long start = System.nanoTime();
-        Map<String, FitIns> fitIns = strategy.configureFit(round, global, transport.availableClients(),
-                random(config.seed(), round, Failure.FIT));
-        PhaseResult<FitRes> fit = transport.fit(fitIns);
-        FitAggregate aggregate = strategy.aggregateFit(round, global, fit.results(), fit.failures());
+        long retriedDown = 0;
+        long retriedUp = 0;
+        Map<String, FitIns> fitIns;
+        PhaseResult<FitRes> fit;
+        FitAggregate aggregate;
+        for (int attempt = 0; ; attempt++) {
+            fitIns = strategy.configureFit(round, global, transport.availableClients(),
+                    random(config.seed(), round, Failure.FIT));
+            Optional<RunningMean> folded = transport.foldsUpdates() ? strategy.fitAccumulator(round, global)
+                    : Optional.empty();
+            fit = folded.isPresent() ? transport.fit(fitIns, folded.get()) : transport.fit(fitIns);
+            aggregate = folded.isPresent()
+                    ? strategy.aggregateFit(round, global, folded.get(), fit.results(), fit.failures())
+                    : strategy.aggregateFit(round, global, fit.results(), fit.failures());
+            if (aggregate.isAccepted() || attempt >= config.retries()) {
+                break;
+            }
+            LOG.warn("round {} did not count ({}); running it again (retry {} of {})", round,
+                    aggregate.rejection().orElse(""), attempt + 1, config.retries());
+            retriedDown += fit.bytesDown();
+            retriedUp += fit.bytesUp();
+        }
+        return finishRound(round, global, start, fitIns, fit, aggregate, retriedDown, retriedUp);
+    }
+
+    private RoundReport finishRound(int round, Map<String, HostTensor> global, long start, Map<String, FitIns> fitIns,
+                                    PhaseResult<FitRes> fit, FitAggregate aggregate, long retriedDown, long retriedUp) {
         Map<String, HostTensor> next = aggregate.parameters().orElse(global);
         Optional<EvaluationReport> evaluation = Optional.empty();
-        long bytesDown = fit.bytesDown();
-        long bytesUp = fit.bytesUp();
+        long bytesDown = fit.bytesDown() + retriedDown;
+        long bytesUp = fit.bytesUp() + retriedUp;
         if (evaluatesAfter(round)) {
             Map<String, EvaluateIns> evaluateIns = strategy.configureEvaluate(round, next,
                     transport.availableClients(), random(config.seed(), round, Failure.EVALUATE));

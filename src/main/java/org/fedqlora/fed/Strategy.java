@@ -4,6 +4,7 @@ import org.fedqlora.tensor.HostTensor;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.random.RandomGenerator;
 
 /**
@@ -37,12 +38,38 @@ public interface Strategy {
      */
     FitAggregate aggregateFit(int round, Map<String, HostTensor> global, List<FitRes> results, List<Failure> failures);
 
+    /**
+     * Streaming aggregation (for transports that fold updates as they arrive, {@link Transport#foldsUpdates()}):
+     * a fresh accumulator for this round's training updates, or empty if this strategy needs every update at once
+     * (then the server calls {@link #aggregateFit(int, Map, List, List)}).
+     */
+    default java.util.Optional<RunningMean> fitAccumulator(int round, Map<String, HostTensor> global) {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * As {@link #aggregateFit(int, Map, List, List)}, with the updates already folded into {@code folded} (the
+     * accumulator {@link #fitAccumulator} returned); {@code results} carry counts and metrics but no tensors.
+     */
+    default FitAggregate aggregateFit(int round, Map<String, HostTensor> global, RunningMean folded,
+                                      List<FitRes> results, List<Failure> failures) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not aggregate streamed updates");
+    }
+
     /** As {@link #configureFit}, for evaluation of {@code global} on clients' test data. */
     Map<String, EvaluateIns> configureEvaluate(int round, Map<String, HostTensor> global,
                                                List<String> availableClients, RandomGenerator random);
 
     /** Aggregates this round's evaluation answers. */
     EvaluateAggregate aggregateEvaluate(int round, List<EvaluateRes> results, List<Failure> failures);
+
+    /**
+     * Why the run must stop before {@code round} (e.g. the round would exceed a privacy budget), or empty to run
+     * it. The server then ends the run after round − 1 and reports the reason ({@link Server.Result#stopped}).
+     */
+    default Optional<String> stopBefore(int round) {
+        return Optional.empty();
+    }
 
     /**
      * Server-side state that must survive a checkpoint to resume exactly (e.g. FedAdam's moments), as named

@@ -19,6 +19,35 @@ public interface Transport extends AutoCloseable {
     /** Sends each client its {@link FitIns} (keyed by client id) and collects the answers. */
     PhaseResult<FitRes> fit(Map<String, FitIns> instructions);
 
+    /**
+     * Whether {@link #fit(Map, RunningMean)} folds updates as they arrive (a network transport does, so that the
+     * server never holds all updates at once); the in-memory transport does not, to keep simulations bit-exact.
+     */
+    default boolean foldsUpdates() {
+        return false;
+    }
+
+    /**
+     * As {@link #fit(Map)}, but every valid update is folded into {@code sink} (weighted by its example count)
+     * and the returned results carry no tensors. The default runs {@link #fit(Map)} and folds afterwards; a
+     * result that {@code sink} refuses (different names or shapes) becomes a {@link Failure}.
+     */
+    default PhaseResult<FitRes> fit(Map<String, FitIns> instructions, RunningMean sink) {
+        PhaseResult<FitRes> all = fit(instructions);
+        List<FitRes> kept = new java.util.ArrayList<>();
+        List<Failure> failures = new java.util.ArrayList<>(all.failures());
+        for (FitRes r : all.results()) {
+            try {
+                sink.add(r.clientId(), r.parameters(), r.numExamples());
+                kept.add(new FitRes(r.clientId(), Map.of(), r.numExamples(), r.metrics()));
+            } catch (IllegalArgumentException e) {
+                failures.add(Failure.of(r.clientId(), Failure.FIT, e));
+            }
+        }
+        failures.sort(java.util.Comparator.comparing(Failure::clientId));
+        return new PhaseResult<>(kept, failures, all.bytesDown(), all.bytesUp());
+    }
+
     /** Sends each client its {@link EvaluateIns} (keyed by client id) and collects the answers. */
     PhaseResult<EvaluateRes> evaluate(Map<String, EvaluateIns> instructions);
 

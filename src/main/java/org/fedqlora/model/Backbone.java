@@ -2,6 +2,7 @@ package org.fedqlora.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.nn.Linear;
 
 import java.util.List;
@@ -31,6 +32,12 @@ public interface Backbone extends AutoCloseable {
 
     /** How a sequence becomes one vector for a classification head by default (mean for encoders, last token for decoders). */
     Pooling defaultPooling();
+
+    /** Runs the frozen products at {@code c}'s precision from now on (the linear layers; BERT's attention too). */
+    void setCompute(Compute c);
+
+    /** The precision of the frozen products. */
+    Compute compute();
 
     @Override
     void close();

@@ -5,7 +5,10 @@ import org.fedqlora.model.onnx.EmbeddedModels;
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** Resolves the {@code --model} argument: {@code minilm} is the embedded model, anything else a local folder. */
+/**
+ * Resolves the {@code --model} argument: {@code minilm} is the embedded model, {@code synthetic:NAME} a random decoder
+ * of a real model's shape (benchmarks), anything else a local folder.
+ */
 public final class Models {
     /** The embedded default model's name on the command line. */
     public static final String MINILM = "minilm";
@@ -24,6 +27,9 @@ public final class Models {
                 throw new ModelException("cannot prepare the embedded model in " + EmbeddedModels.home()
                         + ": " + e.getMessage() + " (set FEDQLORA_HOME to a writable folder)", e);
             }
+        }
+        if (org.fedqlora.model.llama.SyntheticDecoders.isSynthetic(arg)) {
+            return org.fedqlora.model.llama.SyntheticDecoders.open(arg);
         }
         return ModelFolder.open(Path.of(arg), arg);
     }

@@ -9,6 +9,7 @@ import org.fedqlora.model.bert.BertEncoder;
 import org.fedqlora.model.llama.LlamaConfig;
 import org.fedqlora.model.llama.LlamaModel;
 import org.fedqlora.nn.BaseWeightFactory;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.tokenize.TextTokenizer;
 import org.fedqlora.tokenize.TokenBatch;
 
@@ -32,7 +33,9 @@ public final class TextEncoder implements AutoCloseable {
     }
 
     public static TextEncoder load(ModelFolder folder, BaseWeightFactory baseWeights, int maxLength) {
-        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config()) : BertConfig.fromJson(folder.config());
+        String file = folder.dir().resolve("config.json").toString();
+        ModelConfig cfg = folder.isDecoder() ? LlamaConfig.fromJson(folder.config())
+                : BertConfig.fromJson(folder.config(), file);
         int max = maxLength <= 0 ? cfg.maxPositions() : Math.min(maxLength, cfg.maxPositions());
         NDManager m = Engines.newManager();
         try {
@@ -47,6 +50,15 @@ public final class TextEncoder implements AutoCloseable {
 
     public static TextEncoder load(ModelFolder folder) {
         return load(folder, BaseWeightFactory.DENSE, 0);
+    }
+
+    /** The precision of the frozen products (see {@link Compute}); FP32 until set. */
+    public void setCompute(Compute c) {
+        encoder.setCompute(c);
+    }
+
+    public Compute compute() {
+        return encoder.compute();
     }
 
     public ModelFolder folder() {

@@ -32,6 +32,13 @@ public final class Gemm {
     }
 
     /**
+     * {@link #linear(NDArray, NDArray, NDArray)} at {@code compute}'s precision ({@link Bf16#linear} for BF16).
+     */
+    public static NDArray linear(Compute compute, NDArray x, NDArray w, NDArray bias) {
+        return compute == Compute.BF16 ? Bf16.linear(x, w, bias) : linear(x, w, bias);
+    }
+
+    /**
      * @param x    (..., in), in the caller's step manager (the result lands there too)
      * @param w    (out, in) row-major, not requiring a gradient
      * @param bias (out) or null

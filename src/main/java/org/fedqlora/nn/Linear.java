@@ -21,6 +21,7 @@ public final class Linear {
     private BaseWeight base;
     private final NDArray bias; // (out) or null
     private final List<LinearAdapter> adapters = new ArrayList<>();
+    private Compute compute = Compute.FP32;
 
     public Linear(String name, String role, BaseWeight base, NDArray bias) {
         this.name = name;
@@ -31,11 +32,20 @@ public final class Linear {
 
     /** x: (..., in) → (..., out). */
     public NDArray forward(NDManager step, NDArray x, boolean training) {
-        NDArray y = Gemm.linear(x, base.weight(step), bias);
+        NDArray y = Gemm.linear(compute, x, base.weight(step), bias);
         for (LinearAdapter a : adapters) {
             y = y.add(a.delta(x, training));
         }
         return y;
+    }
+
+    /** The precision of the base product (adapters always run in float32). */
+    public void setCompute(Compute compute) {
+        this.compute = compute;
+    }
+
+    public Compute compute() {
+        return compute;
     }
 
     public String name() {

@@ -101,11 +101,13 @@ public final class HtmlReport {
         boolean lm = Json.perplexity(summary);
         if (lm) {
             body.append(LmSections.summary(summary));
+            body.append(privacySection(summary));
             Charts.perplexityPerRound(in).ifPresent(o -> body.append(chartSection("perplexity-per-round",
                     "Perplexity per round", "Global test perplexity over response tokens after each round, one line "
                             + "per method (lower is better).", o)));
         } else {
             body.append(summarySection(summary));
+            body.append(privacySection(summary));
             Charts.accuracyPerRound(in).ifPresent(o -> body.append(chartSection("accuracy-per-round",
                     "Accuracy per round", "Global test accuracy (%) after each round, one line per method.", o)));
         }
@@ -185,6 +187,46 @@ public final class HtmlReport {
         return "<section id=\"summary\">\n<h2>Summary</h2>\n" + table.render()
                 + "<p class=\"note\">Accuracy, macro-F1 and per-format accuracy in %, after the last round.</p>\n"
                 + "</section>\n";
+    }
+
+    /** Differential privacy per method (summary.json methods.*.privacy), when a method ran with it. */
+    static String privacySection(JsonNode summary) {
+        Table table = new Table(List.of(Cell.text("Method"), Cell.text("Mode"), Cell.number("ε spent"),
+                Cell.number("δ"), Cell.number("Target ε"), Cell.number("Noise mult. z"), Cell.number("Clip S"),
+                Cell.number("Final clip"), Cell.number("q"), Cell.number("Rounds"), Cell.text("Stopped")));
+        String accountant = null;
+        for (Map.Entry<String, JsonNode> method : Json.methods(summary)) {
+            JsonNode p = method.getValue().get("privacy");
+            if (p == null || !p.isObject()) {
+                continue;
+            }
+            accountant = Json.text(p, "accountant", "");
+            double target = Json.number(p, "target_epsilon").orElse(0);
+            table.row(List.of(Cell.text(method.getKey()).strong(true),
+                    Cell.text(Json.text(p, "mode", "?") + (p.path("adaptive_clip").asBoolean() ? ", adaptive clip" : "")),
+                    Cell.number(format(Json.number(p, "epsilon"), "%.3f")), Cell.number(format(Json.number(p, "delta"),
+                            "%.1e")), Cell.number(target > 0 ? String.format(Locale.ROOT, "%.3g", target) : "none"),
+                    Cell.number(format(Json.number(p, "noise_multiplier"), "%.4g")),
+                    Cell.number(format(Json.number(p, "clip"), "%.4g")),
+                    Cell.number(format(Json.number(p, "final_clip"), "%.4g")),
+                    Cell.number(format(Json.number(p, "sampling_probability"), "%.3g")),
+                    Cell.number(Json.text(p, "rounds_run", "?")),
+                    Cell.text(p.path("stopped").isTextual() ? "yes" : "no")));
+        }
+        if (accountant == null) {
+            return "";
+        }
+        return "<section id=\"privacy\">\n<h2>Differential privacy</h2>\n" + table.render()
+                + "<p class=\"note\">Client-level (ε, δ)-DP of the released global models, after the rounds run: "
+                + "a smaller ε means any one client's data changes the distribution of the models less (e^ε bounds "
+                + "the likelihood ratio, except with probability δ). " + Html.escape(accountant) + ". Clients are "
+                + "Poisson-sampled with probability q per round. Simulation noise is seeded from the run seed: it "
+                + "measures the utility cost of DP but protects nothing against whoever knows the config.</p>\n"
+                + "</section>\n";
+    }
+
+    private static String format(OptionalDouble value, String pattern) {
+        return value.isPresent() ? String.format(Locale.ROOT, pattern, value.getAsDouble()) : Numbers.MISSING;
     }
 
     static Cell bytesCell(OptionalDouble bytes) {

@@ -10,6 +10,12 @@ import org.fedqlora.fed.FailurePolicy;
 import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
+import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.privacy.DpAggregator;
+import org.fedqlora.fed.privacy.DpClient;
+import org.fedqlora.fed.privacy.DpSettings;
+import org.fedqlora.fed.privacy.NoiseSource;
+import org.fedqlora.fed.Transport;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.quant.QuantFormat;
@@ -23,9 +29,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * One method over all rounds of one run: builds the clients, runs the federated core's {@link Server} over an
@@ -36,14 +44,53 @@ final class MethodRun {
     private static final Logger LOG = LoggerFactory.getLogger(MethodRun.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Everything a finished method reports. */
+    /** Everything a finished method reports; {@code privacy} is null when DP is off. */
     record Result(Method method, List<RoundRecord> rounds, List<ObjectNode> lines, ObjectNode finalMetrics,
-                  long bytesUp, long bytesDown, double seconds) {
+                  long bytesUp, long bytesDown, double seconds, ObjectNode privacy) {
     }
 
     /** Called after each round (progress display, interruption in tests). */
     interface Listener {
         void round(Method method, int round, int rounds, RoundRecord record);
+
+        /** With DP on, before {@link #round}: ε spent after {@code round} rounds, at δ. */
+        default void privacy(Method method, int round, double epsilon, double delta) {
+        }
+    }
+
+    /** A client as the server-side bookkeeping sees it (metric lines, checkpoints). */
+    interface Participant {
+        String id();
+
+        int index();
+
+        QuantFormat format();
+
+        int trainSize();
+
+        /** What a checkpoint must hold to resume this client (empty for a client whose state lives elsewhere). */
+        Map<String, HostTensor> state();
+
+        void restore(Map<String, HostTensor> state);
+    }
+
+    /**
+     * How the rounds reach the clients: in memory (simulation) or over a network (deployment).
+     *
+     * @param participants       the clients known now (may grow in a deployment)
+     * @param transport          opens the transport for this method
+     * @param minEvaluateClients evaluation samples at least this many
+     * @param retries            times a round rejected by the failure policy is run again
+     * @param endRound           called after every round
+     * @param inMemoryClients    the clients behind an in-memory transport (simulation), or null (deployment); with
+     *                           secure aggregation they are wrapped and the transport is built over the wrappers
+     */
+    record Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
+                      int minEvaluateClients, int retries, Runnable endRound, Map<String, Client> inMemoryClients) {
+        Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
+                   int minEvaluateClients, int retries, Runnable endRound) {
+            this(participants, transport, minEvaluateClients, retries, endRound, null);
+        }
     }
 
     private MethodRun() {
@@ -64,11 +111,21 @@ final class MethodRun {
             simClients.add(sc);
             clients.put(sc.id(), sc);
         }
-        return runRounds(c, method, simClients, clients, initial, ckpt, ctx, listener);
+        Optional<DpSettings> dps = SimPrivacy.settings(c, method);
+        if (dps.isPresent() && dps.get().mode() == DpSettings.Mode.LOCAL) {
+            // local DP: each client noises its own clipped update before it reaches the transport; the stream is
+            // seeded from the run seed (bit-identical reruns) and kept apart from the server's noise stream
+            DpSettings s = dps.get();
+            NoiseSource clientNoise = NoiseSource.seeded(c.seed() ^ 0x5DEECE66DL);
+            clients.replaceAll((id, client) -> DpClient.local(client, id, s.clip(), s.noiseMultiplier(), clientNoise));
+        }
+        Federation inMemory = new Federation(() -> simClients, () -> new InMemoryTransport(clients), c.clients(), 0,
+                ctx::endRound, clients);
+        return runRounds(c, method, inMemory, initial, ckpt, listener);
     }
 
-    private static Result runRounds(SimConfig c, Method method, List<SimClient> simClients, Map<String, Client> clients,
-                                    Map<String, HostTensor> initial, Checkpoint ckpt, SimContext ctx, Listener listener) {
+    static Result runRounds(SimConfig c, Method method, Federation federation, Map<String, HostTensor> initial,
+                            Checkpoint ckpt, Listener listener) {
         ServerOptimizer opt = switch (c.server().optimizer()) {
             case "fedavgm" -> ServerOptimizer.momentum(c.server().lr(), c.server().momentum());
             case "fedadam" -> ServerOptimizer.adam(c.server().lr(), c.server().beta1(), c.server().beta2(), c.server().tau());
@@ -76,10 +133,33 @@ final class MethodRun {
         };
         FedAvg.Config fc = FedAvg.Config.defaults()
                 .withFitSampling(c.fraction(), Math.min(c.failure().minClients(), c.clients()))
-                .withEvaluateSampling(1.0, c.clients())
+                .withEvaluateSampling(1.0, federation.minEvaluateClients())
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
-        FedAvg strategy = new FedAvg(fc, initial, opt);
+        Optional<DpSettings> dpSettings = SimPrivacy.settings(c, method);
+        // simulation noise is seeded from the run seed so that runs and resumed runs are bit-identical
+        NoiseSource noise = NoiseSource.seeded(c.seed());
+        DpAggregator dp = dpSettings.map(s -> new DpAggregator(s, noise)).orElse(null);
+        FedAvg fedAvg = dp == null ? new FedAvg(fc, initial, opt) : new FedAvg(fc, initial, opt, dp);
+        if (dp != null) {
+            LOG.info("{}: {}", method.id, dp.settings().describe());
+        }
+        Optional<String> stopped = Optional.empty();
+        // secure aggregation: under central DP the clients clip before masking, the server noises the unmasked sum
+        Strategy strategy = fedAvg;
+        SecAggRun secagg = null;
+        Supplier<Transport> transports = federation.transport();
+        if (federation.inMemoryClients() != null) {
+            secagg = SecAggRun.of(c, method, fedAvg, federation.inMemoryClients(),
+                    dp != null && dp.settings().mode() == DpSettings.Mode.CENTRAL);
+            strategy = secagg.strategy;
+            Map<String, Client> wrapped = secagg.clients;
+            transports = () -> new InMemoryTransport(wrapped);
+        } else if (c.secagg().enabled()) {
+            throw new IllegalStateException("secure aggregation over a network transport is refused by the deployment");
+        }
+        SecAggRun sa = secagg;
+        Strategy roundStrategy = strategy;
         List<RoundRecord> records = new ArrayList<>();
         List<ObjectNode> lines = new ArrayList<>();
         long[] bytes = new long[2];
@@ -97,50 +177,63 @@ final class MethodRun {
             seconds[0] = progress.get("seconds").asDouble();
             global = ckpt.global(done);
             strategy.restoreState(ckpt.strategy(done));
-            for (SimClient sc : simClients) {
+            for (Participant sc : federation.participants().get()) {
                 sc.restore(ckpt.client(sc.index(), done));
             }
             start = done + 1;
         }
         if (start <= c.rounds()) {
-            try (InMemoryTransport transport = new InMemoryTransport(clients)) {
-                Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed()));
+            try (Transport transport = transports.get()) {
+                Server server = new Server(strategy, transport, new Server.Config(c.rounds(), c.eval().every(), c.seed(),
+                        federation.retries()));
                 Consumer<RoundReport> onRound = report -> {
-                    ctx.endRound();
-                    bytes[0] += report.bytesUp();
-                    bytes[1] += report.bytesDown();
+                    federation.endRound().run();
+                    List<? extends Participant> simClients = federation.participants().get();
+                    long[] masked = sa == null ? new long[2] : sa.takeTraffic(); // {down, up} of secure aggregation
+                    if (sa != null) {
+                        sa.afterRound(method, report.round(), c.secagg().clip());
+                    }
+                    bytes[0] += report.bytesUp() + masked[1];
+                    bytes[1] += report.bytesDown() + masked[0];
                     seconds[0] += report.seconds();
                     report.failures().forEach(f -> LOG.warn("{} round {}: client {} failed: {}", method.id,
                             report.round(), f.clientId(), f.reason()));
-                    RoundRecord rec = record(c, method, simClients, report, lines);
+                    if (dp != null) {
+                        lines.add(SimPrivacy.line(method, report.round(), dp, report.metrics()));
+                        listener.privacy(method, report.round(), dp.epsilonAfter(report.round()),
+                                dp.settings().delta());
+                    }
+                    RoundRecord rec = record(c, method, simClients, report, masked, lines);
                     if (rec != null) {
                         records.add(rec);
                     }
                     Map<Integer, Map<String, HostTensor>> states = new LinkedHashMap<>();
                     simClients.forEach(sc -> states.put(sc.index(), sc.state()));
                     ckpt.save(report.round(), progressJson(records, lines, bytes, seconds), report.parameters(),
-                            strategy.state(), states);
+                            roundStrategy.state(), states);
                     listener.round(method, report.round(), c.rounds(), rec);
                 };
-                server.resume(start, global, onRound::accept);
+                stopped = server.resume(start, global, onRound::accept).stopped();
             }
         }
+        stopped.ifPresent(reason -> LOG.warn("{}: {}", method.id, reason));
         ObjectNode fin = Reports.finalMetrics(lines, records);
-        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0]);
+        ObjectNode privacy = dp == null ? null : SimPrivacy.summary(dp, lines, stopped);
+        return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], privacy);
     }
 
     /** Metric lines for a round, and its record when the round was evaluated. */
-    private static RoundRecord record(SimConfig c, Method method, List<SimClient> clients, RoundReport report,
-                                      List<ObjectNode> lines) {
-        Map<String, SimClient> byId = new LinkedHashMap<>();
+    private static RoundRecord record(SimConfig c, Method method, List<? extends Participant> clients,
+                                      RoundReport report, long[] masked, List<ObjectNode> lines) {
+        Map<String, Participant> byId = new LinkedHashMap<>();
         clients.forEach(sc -> byId.put(sc.id(), sc));
-        List<QuantFormat> formats = c.clientFormats();
+        List<QuantFormat> formats = clients.stream().map(Participant::format).toList();
         SimTask task = SimTask.of(c);
         List<String> key = RoundRecord.keys(task);
         double lossSum = 0;
         int lossN = 0;
         for (var e : report.clientMetrics().entrySet()) {
-            SimClient sc = byId.get(e.getKey());
+            Participant sc = byId.get(e.getKey());
             ObjectNode l = line(method, report.round(), sc, formats, "train");
             Double loss = e.getValue().get("train_loss");
             l.put("train_loss", loss);
@@ -159,7 +252,7 @@ final class MethodRun {
         String first = key.get(0);
         String second = key.get(1);
         for (EvaluateRes r : report.evaluation().get().results()) {
-            SimClient sc = byId.get(r.clientId());
+            Participant sc = byId.get(r.clientId());
             Map<String, Double> m = r.metrics();
             ObjectNode g = line(method, report.round(), sc, formats, "global");
             g.put(first, m.get(first));
@@ -197,11 +290,11 @@ final class MethodRun {
         double worst = task.causalLm() ? perClient.stream().mapToDouble(v -> v[0]).max().orElse(Double.NaN)
                 : perClient.stream().mapToDouble(v -> v[0]).min().orElse(Double.NaN);
         return new RoundRecord(report.round(), mean(perClient, 0), mean(perClient, 1), worst, mean(perClient, 2),
-                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp(), report.bytesDown(), report.seconds(),
-                task);
+                lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp() + masked[1],
+                report.bytesDown() + masked[0], report.seconds(), task);
     }
 
-    private static ObjectNode line(Method method, int round, SimClient sc, List<QuantFormat> formats, String split) {
+    private static ObjectNode line(Method method, int round, Participant sc, List<QuantFormat> formats, String split) {
         ObjectNode l = JSON.createObjectNode();
         l.put("method", method.id);
         l.put("round", round);

@@ -73,7 +73,8 @@ final class Reports {
         });
         Map<Integer, ObjectNode> clients = new TreeMap<>();
         for (ObjectNode l : lines) {
-            if (l.get("round").asInt() != last.round() || l.get("split").asText().equals("train")) {
+            String split = l.get("split").asText();
+            if (l.get("round").asInt() != last.round() || split.equals("train") || split.equals("privacy")) {
                 continue;
             }
             ObjectNode c = clients.computeIfAbsent(l.get("client").asInt(), k -> {
@@ -101,6 +102,9 @@ final class Reports {
         m.put("seconds", r.seconds());
         m.put("bytes_up", r.bytesUp());
         m.put("bytes_down", r.bytesDown());
+        if (r.privacy() != null) {
+            m.set("privacy", r.privacy());
+        }
         return m;
     }
 

@@ -35,7 +35,7 @@ import java.util.Map;
  * ifedqlora a private QA adapter), its head, and its local data. It only ever sends LoRA factors and the head;
  * the QA adapter never leaves it. Adapters are attached to the shared base only while the client works.
  */
-final class SimClient implements Client {
+final class SimClient implements Client, MethodRun.Participant {
     private final String id;
     private final int index;
     private final QuantFormat format;
@@ -96,15 +96,18 @@ final class SimClient implements Client {
         head = null;
     }
 
-    String id() {
+    @Override
+    public String id() {
         return id;
     }
 
-    int index() {
+    @Override
+    public int index() {
         return index;
     }
 
-    QuantFormat format() {
+    @Override
+    public QuantFormat format() {
         return format;
     }
 
@@ -112,7 +115,8 @@ final class SimClient implements Client {
         return ctx.modelKey(method, format);
     }
 
-    int trainSize() {
+    @Override
+    public int trainSize() {
         return train.size();
     }
 
@@ -289,7 +293,8 @@ final class SimClient implements Client {
     }
 
     /** What must survive a restart: the refined QA adapter, the last local LoRA, the own model (local). */
-    Map<String, HostTensor> state() {
+    @Override
+    public Map<String, HostTensor> state() {
         Map<String, HostTensor> s = new LinkedHashMap<>();
         if (qa != null) {
             qa.forEach((k, v) -> s.put("qa." + k, v));
@@ -303,7 +308,8 @@ final class SimClient implements Client {
         return s;
     }
 
-    void restore(Map<String, HostTensor> s) {
+    @Override
+    public void restore(Map<String, HostTensor> s) {
         qa = part(s, "qa.");
         lastLocal = part(s, "last.");
         own = part(s, "own.");

@@ -155,15 +155,37 @@ public record SimData(Dataset train, Dataset test, Partition partition, List<int
         double f = c.partition().localTestFraction();
         for (Partition.Client cl : partition.clients()) {
             List<Integer> idx = new ArrayList<>(cl.indices());
-            Collections.shuffle(idx, new Random(c.seed() * 7919 + cl.client()));
-            int nTest = (int) Math.min(idx.size() - 1, Math.round(f * idx.size()));
-            local.add(idx.subList(0, nTest).stream().mapToInt(Integer::intValue).sorted().toArray());
-            train.add(idx.subList(nTest, idx.size()).stream().mapToInt(Integer::intValue).sorted().toArray());
+            int[][] split = localSplit(idx.size(), f, c.seed(), cl.client());
+            local.add(java.util.Arrays.stream(split[1]).map(idx::get).sorted().toArray());
+            train.add(java.util.Arrays.stream(split[0]).map(idx::get).sorted().toArray());
             if (train.get(train.size() - 1).length == 0) {
                 throw new UserException("client " + cl.client() + " has no training examples");
             }
         }
         return new SimData(pool, test, partition, train, local);
+    }
+
+    /**
+     * Which of a client's n examples (positions 0..n-1, in pool order) it trains on and which it holds out for
+     * local testing: local_test_fraction of them, at least one left for training, chosen by a shuffle seeded by
+     * (seed, client). A deployed client applies the same rule to its own data file.
+     *
+     * @return {train positions, local test positions}, each ascending
+     */
+    static int[][] localSplit(int n, double fraction, long seed, int client) {
+        List<Integer> idx = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            idx.add(i);
+        }
+        Collections.shuffle(idx, new Random(seed * 7919 + client));
+        int nTest = (int) Math.min(n - 1, Math.round(fraction * n));
+        return new int[][] {idx.subList(nTest, n).stream().mapToInt(Integer::intValue).sorted().toArray(),
+                idx.subList(0, nTest).stream().mapToInt(Integer::intValue).sorted().toArray()};
+    }
+
+    /** The number of a client's n examples it trains on (see {@link #localSplit}); does not depend on the seed. */
+    static int trainCount(int n, double fraction) {
+        return n - (int) Math.min(n - 1, Math.round(fraction * n));
     }
 
     /** A seeded random subset of at most {@code n} examples (n = 0: all), in the original order. */

@@ -10,6 +10,7 @@ import org.fedqlora.adapter.LoraConfig;
 import org.fedqlora.model.ModelFolder;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QaSpec;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.quant.QuantSpec;
 import org.fedqlora.quant.QuantizedBase;
@@ -58,7 +59,6 @@ import java.util.Map;
 public final class Simulation {
     private static final Logger LOG = LoggerFactory.getLogger(Simulation.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String STATE = "checkpoints/state.json";
 
     /** Progress callbacks. */
     public interface Listener {
@@ -70,12 +70,17 @@ public final class Simulation {
 
         default void round(Run run, Method method, int round, int rounds, RoundRecord record) {
         }
+
+        /** With differential privacy on, after every round: ε spent so far at δ (before {@link #round}). */
+        default void privacy(Run run, Method method, int round, double epsilon, double delta) {
+        }
     }
 
     private final SimConfig config;
     private final Path out;
     private final Listener listener;
     private final Map<String, QuantizedModel> models = new LinkedHashMap<>();
+    private final Map<String, SimData> data = new LinkedHashMap<>();
 
     private Simulation(SimConfig config, Path out, Listener listener) {
         this.config = config;
@@ -90,54 +95,62 @@ public final class Simulation {
      * @return the top-level summary.json
      */
     public static JsonNode run(SimConfig config, Path out, boolean resume, Listener listener) {
-        prepare(config, out, resume);
+        if (!resume) {
+            RunState.checkFresh(out);
+        }
         Simulation s = new Simulation(config, out, listener);
         try {
-            return s.runAll();
+            // everything is validated (data, partitions, models, formats) before any output exists
+            s.preflight();
+            RunState.Identity id = RunState.identity(config, model -> Models.open(model).contentHash());
+            if (resume) {
+                RunState.checkResume(out, config, id);
+            } else {
+                RunState.create(out, config, id);
+            }
+            try {
+                JsonNode summary = s.runAll();
+                RunState.finished(out, id);
+                return summary;
+            } catch (RuntimeException | Error e) {
+                RunState.failed(out, id, e);
+                throw e;
+            }
         } finally {
             s.models.values().forEach(QuantizedModel::close);
         }
     }
 
-    private static void prepare(SimConfig config, Path out, boolean resume) {
-        String fingerprint = ConfigWriter.fingerprint(config);
-        try {
-            if (resume) {
-                Path state = out.resolve(STATE);
-                if (!Files.isRegularFile(state)) {
-                    throw new UserException(out + " holds no interrupted simulation (no " + STATE + "); run without --resume");
-                }
-                String saved = JSON.readTree(state.toFile()).path("fingerprint").asText();
-                if (!saved.equals(fingerprint)) {
-                    throw new UserException(out + " was started with a different config (fingerprint " + shortFp(saved)
-                            + ", now " + shortFp(fingerprint) + "); resume with the same config and --set options as in "
-                            + out.resolve("config.yaml") + ", or start a new run in another --out");
-                }
-                return;
-            }
-            if (Files.exists(out)) {
-                if (!Files.isDirectory(out)) {
-                    throw new UserException(out + " is a file; --out wants a folder");
-                }
-                try (var s = Files.list(out)) {
-                    if (s.findAny().isPresent()) {
-                        throw new UserException(out + " already exists and is not empty: pass --resume to continue the "
-                                + "simulation in it, or choose another --out (nothing there is reused or overwritten)");
-                    }
-                }
-            }
-            Files.createDirectories(out.resolve("checkpoints"));
-            write(out.resolve("config.yaml"), ConfigWriter.toYaml(config).getBytes(StandardCharsets.UTF_8));
-            ObjectNode st = JSON.createObjectNode();
-            st.put("fingerprint", fingerprint);
-            write(out.resolve(STATE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(st));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    /**
+     * The run folder of a deployed federation ({@code fedqlora server}): a fresh folder gets its identity (config
+     * fingerprint and base-model hash; the data stay on the clients, so no data file is hashed), and {@code resume}
+     * verifies it.
+     */
+    static void prepare(SimConfig config, Path out, boolean resume) {
+        if (!resume) {
+            RunState.checkFresh(out);
+        }
+        RunState.Identity id = RunState.identity(config, model -> Models.open(model).contentHash(), false);
+        if (resume) {
+            RunState.checkResume(out, config, id);
+        } else {
+            RunState.create(out, config, id);
         }
     }
 
-    private static String shortFp(String fp) {
-        return fp.length() > 12 ? fp.substring(0, 12) : fp;
+    /** Loads every run's data and every base model its methods need (kept for the runs). */
+    private void preflight() {
+        for (Run run : config.runs()) {
+            SimConfig c = run.config();
+            data.put(run.id(), SimData.load(c));
+            List<QuantFormat> formats = c.clientFormats();
+            for (String id : c.methods()) {
+                Method m = Method.parse(id);
+                for (QuantFormat f : formats) {
+                    model(c, SimContext.modelKey(c, m, m.baseFormat(f, formats)));
+                }
+            }
+        }
     }
 
     private JsonNode runAll() throws UncheckedIOException {
@@ -166,7 +179,7 @@ public final class Simulation {
 
     private RunSummary runOne(Run run, Path dir) {
         SimConfig c = run.config();
-        SimData data = SimData.load(c);
+        SimData data = this.data.get(run.id());
         Method first = Method.parse(c.methods().get(0));
         QuantizedModel any = model(c, SimContext.modelKey(c, first, first.baseFormat(c.clientFormats().get(0),
                 c.clientFormats())));
@@ -191,7 +204,7 @@ public final class Simulation {
             Files.createDirectories(dir);
             write(dir.resolve("partition.json"), pretty(partitionJson(c, data)));
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UserException("cannot create " + dir + ": " + org.fedqlora.OutputPaths.why(e), e);
         }
         List<ObjectNode> lines = new ArrayList<>();
         ObjectNode methods = JSON.createObjectNode();
@@ -201,7 +214,17 @@ public final class Simulation {
             listener.methodStarted(run, m);
             Checkpoint ckpt = new Checkpoint(out.resolve("checkpoints").resolve(run.id()).resolve(m.id));
             MethodRun.Result r = MethodRun.run(c, m, data, pool, test, key -> model(c, key), initial, ckpt,
-                    (method, round, rounds, rec) -> listener.round(run, method, round, rounds, rec));
+                    new MethodRun.Listener() {
+                        @Override
+                        public void round(Method method, int round, int rounds, RoundRecord rec) {
+                            listener.round(run, method, round, rounds, rec);
+                        }
+
+                        @Override
+                        public void privacy(Method method, int round, double epsilon, double delta) {
+                            listener.privacy(run, method, round, epsilon, delta);
+                        }
+                    });
             methods.set(m.id, Reports.methodSummary(r));
             for (ObjectNode l : r.lines()) {
                 ObjectNode tagged = l.deepCopy();
@@ -216,6 +239,7 @@ public final class Simulation {
             summary.put("setting", run.label());
             summary.put("experiment", run.experiment());
             summary.put("seed", run.seed());
+            summary.put("compute", any.encoder().compute().id());
             write(dir.resolve("summary.json"), pretty(summary));
             writeMetricsLines(dir.resolve("metrics.jsonl"), lines);
         }
@@ -260,7 +284,12 @@ public final class Simulation {
      * The shared starting point of every method: LoRA (A Kaiming-uniform, B zero) and, for classification, the
      * head, from the seed.
      */
-    private static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes, SimTask task) {
+    static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
+        return initialParameters(c, m, classes, SimTask.of(c));
+    }
+
+    /** As above, for {@code task}. */
+    static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes, SimTask task) {
         LoraConfig lora = new LoraConfig(c.lora().rank(), (float) c.lora().alpha(), (float) c.lora().dropout(),
                 c.lora().targets());
         Map<String, HostTensor> init = new LinkedHashMap<>();
@@ -285,7 +314,8 @@ public final class Simulation {
         QuantFormat format = QuantFormat.parse(loftq ? key.substring(0, key.length() - "+loftq".length()) : key);
         boolean qaNeeded = c.methods().stream().map(Method::parse).anyMatch(Method::usesQa) && format != QuantFormat.FP32;
         String poolKey = c.model() + "|" + key + "|" + c.quant().groupSize() + "|" + c.quant().doubleQuant() + "|"
-                + (qaNeeded ? c.qa().rank() + c.qa().method() + c.qa().iters() : "noqa") + "|" + c.data().maxLength();
+                + (qaNeeded ? c.qa().rank() + c.qa().method() + c.qa().iters() : "noqa") + "|" + c.data().maxLength()
+                + "|" + c.compute();
         return models.computeIfAbsent(poolKey, k -> {
             long t0 = System.nanoTime();
             ModelFolder folder = Models.open(c.model());
@@ -295,6 +325,7 @@ public final class Simulation {
                     c.qa().iters()) : QaSpec.none();
             QuantizedModel m = QuantizedModel.load(folder, spec, qa, QuantizedBase.Residency.DEQUANTIZED,
                     c.data().maxLength());
+            m.encoder().setCompute(Compute.parse(c.compute()));
             LOG.info("base model {} ready in {} s", key, String.format("%.1f", (System.nanoTime() - t0) / 1e9));
             return m;
         });
@@ -321,7 +352,7 @@ public final class Simulation {
         return p;
     }
 
-    private static byte[] pretty(JsonNode n) {
+    static byte[] pretty(JsonNode n) {
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n);
         } catch (IOException e) {
@@ -335,11 +366,11 @@ public final class Simulation {
             Files.write(tmp, bytes);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
+            throw new UserException("cannot write " + file + ": " + org.fedqlora.OutputPaths.why(e), e);
         }
     }
 
-    private static void writeMetricsLines(Path file, List<ObjectNode> lines) {
+    static void writeMetricsLines(Path file, List<ObjectNode> lines) {
         try {
             Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".metrics", ".tmp");
             try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
@@ -350,7 +381,7 @@ public final class Simulation {
             }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
+            throw new UserException("cannot write " + file + ": " + org.fedqlora.OutputPaths.why(e), e);
         }
     }
 }

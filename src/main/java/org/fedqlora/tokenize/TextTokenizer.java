@@ -33,7 +33,9 @@ public final class TextTokenizer implements AutoCloseable {
                     "addSpecialTokens", "true",
                     "truncation", "true",
                     "padding", "false",
-                    "maxLength", String.valueOf(maxLength)));
+                    "maxLength", String.valueOf(maxLength),
+                    // decoders' contexts exceed DJL's default of 512: the model's length is the limit, not DJL's
+                    "modelMaxLength", String.valueOf(maxLength)));
             return new TextTokenizer(t, maxLength, padId);
         } catch (IOException | RuntimeException e) {
             throw new ModelException(tokenizerJson + " cannot be loaded as a HuggingFace tokenizer: " + e.getMessage(), e);

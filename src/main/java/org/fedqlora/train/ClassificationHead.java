@@ -76,9 +76,9 @@ public final class ClassificationHead implements AutoCloseable {
                     + Arrays.toString(want) + " (classes, hidden): same labels and base model?");
         }
         try (NDArray src = HostArrays.toNd(manager, w); NDArray t = src.transpose(1, 0)) {
-            wT.set(t.toFloatArray());
+            HostArrays.write(wT, t.toFloatArray());
         }
-        bias.set(b.toFloats());
+        HostArrays.write(bias, b.toFloats());
     }
 
     @Override

@@ -92,6 +92,13 @@ public final class QuantizedModel implements AutoCloseable {
         return s;
     }
 
+    /** This model's QA adapter alone (no LoRA): the quantized base as a user of it sees it. */
+    public AdapterSet newQaAdapters() {
+        AdapterSet s = AdapterSet.qaOnly(encoder.manager(), encoder.encoder().linears());
+        qa.forEach((module, f) -> s.putQa(module, f.l(), f.r(), f.rank()));
+        return s;
+    }
+
     @Override
     public void close() {
         encoder.close();

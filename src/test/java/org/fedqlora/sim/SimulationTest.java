@@ -35,9 +35,14 @@ class SimulationTest {
 
     @BeforeAll
     static void data() throws IOException {
+        writeData(shared);
+    }
+
+    /** Writes the tiny train and test sets into {@code folder} and points {@link #tiny} at them. */
+    static void writeData(Path folder) throws IOException {
         DemoData.Demo d = DemoData.generate(3, new DemoData.Options(160, 60, 0.0));
-        train = shared.resolve("train.jsonl");
-        test = shared.resolve("test.jsonl");
+        train = folder.resolve("train.jsonl");
+        test = folder.resolve("test.jsonl");
         DatasetFiles.writeJsonl(d.train(), train, Fields.DEFAULT);
         DatasetFiles.writeJsonl(d.test(), test, Fields.DEFAULT);
     }

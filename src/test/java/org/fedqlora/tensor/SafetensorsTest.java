@@ -122,7 +122,7 @@ class SafetensorsTest {
         byte[] all = Files.readAllBytes(f);
         Files.write(f, java.util.Arrays.copyOf(all, all.length - 4));
 
-        assertThatThrownBy(() -> SafetensorsFile.open(f)).hasMessageContaining("truncated or corrupt");
+        assertThatThrownBy(() -> SafetensorsFile.open(f)).hasMessageContaining("the file is truncated");
     }
 
     @Test
@@ -130,7 +130,7 @@ class SafetensorsTest {
         Path f = dir.resolve("g.safetensors");
         Files.write(f, "this is not a tensor file at all".getBytes(StandardCharsets.UTF_8));
 
-        assertThatThrownBy(() -> SafetensorsFile.open(f)).hasMessageContaining("corrupt safetensors header");
+        assertThatThrownBy(() -> SafetensorsFile.open(f)).hasMessageContaining("not safetensors");
     }
 
     @Test

@@ -1,6 +1,8 @@
 package org.fedqlora.fed.strategy;
 
 import org.fedqlora.fed.Aggregation;
+import org.fedqlora.fed.Aggregator;
+import org.fedqlora.fed.AveragingStrategy;
 import org.fedqlora.fed.ClientSampling;
 import org.fedqlora.fed.EvaluateAggregate;
 import org.fedqlora.fed.EvaluateIns;
@@ -11,12 +13,14 @@ import org.fedqlora.fed.FitAggregate;
 import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.Parameters;
-import org.fedqlora.fed.Strategy;
+import org.fedqlora.fed.RunningMean;
+import org.fedqlora.fed.UpdateSum;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.random.RandomGenerator;
@@ -27,8 +31,10 @@ import java.util.random.RandomGenerator;
  * fedavgm, fedadam) turn it into the next global. Tensors no client sends keep their value. A round with failures
  * counts or not according to the {@link FailurePolicy}; a rejected round leaves parameters and optimizer state alone.
  * With {@link Config#proximalMu()} &gt; 0 it is FedProx: μ goes to clients under {@link FedProx#MU_KEY}.
+ * An {@link Aggregator} may replace the sampling and the mean (e.g. differentially private aggregation: Poisson
+ * sampling, clipped updates and noise); its state is checkpointed with the optimizer's.
  */
-public final class FedAvg implements Strategy {
+public final class FedAvg implements AveragingStrategy {
     /**
      * @param fractionFit        fraction of available clients sampled for training, in (0, 1]
      * @param minFitClients      at least this many train in every round (≥ 1)
@@ -89,15 +95,23 @@ public final class FedAvg implements Strategy {
     private final Config config;
     private final SortedMap<String, HostTensor> initialParameters;
     private final ServerOptimizer optimizer;
+    private final Aggregator aggregator;
 
     /**
      * @param initialParameters the round-1 global; must hold every tensor clients will send
      * @param optimizer         a fresh server optimizer (it keeps state across rounds)
      */
     public FedAvg(Config config, Map<String, HostTensor> initialParameters, ServerOptimizer optimizer) {
+        this(config, initialParameters, optimizer, Aggregator.WEIGHTED_MEAN);
+    }
+
+    /** As above, with the sampling and the mean of {@code aggregator} (a fresh one: it may keep state). */
+    public FedAvg(Config config, Map<String, HostTensor> initialParameters, ServerOptimizer optimizer,
+                  Aggregator aggregator) {
         this.config = Objects.requireNonNull(config, "config");
         this.initialParameters = Parameters.deepCopy(initialParameters);
         this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+        this.aggregator = Objects.requireNonNull(aggregator, "aggregator");
     }
 
     @Override
@@ -108,9 +122,10 @@ public final class FedAvg implements Strategy {
     @Override
     public Map<String, FitIns> configureFit(int round, Map<String, HostTensor> global, List<String> availableClients,
                                             RandomGenerator random) {
-        List<String> sampled = ClientSampling.sample(Failure.FIT, availableClients, config.fractionFit(),
+        List<String> sampled = aggregator.sample(round, availableClients, config.fractionFit(),
                 config.minFitClients(), random);
         Map<String, String> fitConfig = new TreeMap<>(config.fitConfig());
+        fitConfig.putAll(aggregator.fitConfig(round));
         if (config.proximalMu() > 0) {
             fitConfig.put(FedProx.MU_KEY, Double.toString(config.proximalMu()));
         }
@@ -123,12 +138,59 @@ public final class FedAvg implements Strategy {
     @Override
     public FitAggregate aggregateFit(int round, Map<String, HostTensor> global, List<FitRes> results,
                                      List<Failure> failures) {
+        Map<String, Double> metrics = new TreeMap<>(Aggregation.fitMetrics(results));
+        boolean empty = results.isEmpty() && failures.isEmpty();
+        var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
+        if (rejection.isPresent() && !(empty && aggregator.aggregatesEmptyRounds())) {
+            return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
+        }
+        Aggregator.Result mean = aggregator.aggregate(round, global, results);
+        metrics.putAll(mean.metrics());
+        return FitAggregate.accepted(optimizer.step(global, mean.mean()), metrics);
+    }
+
+    /** As {@link #aggregateFit}, from a secure sum: the failure policy, the aggregator's mean, the optimizer step. */
+    @Override
+    public FitAggregate aggregateSum(int round, Map<String, HostTensor> global, UpdateSum sum, List<FitRes> results,
+                                     List<Failure> failures) {
+        Map<String, Double> metrics = new TreeMap<>(Aggregation.fitMetrics(results));
+        var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
+        if (rejection.isPresent()) {
+            return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
+        }
+        Aggregator.Result mean = aggregator.aggregateSum(round, global, sum);
+        metrics.putAll(mean.metrics());
+        return FitAggregate.accepted(optimizer.step(global, mean.mean()), metrics);
+    }
+
+    @Override
+    public Optional<String> stopBefore(int round) {
+        return aggregator.stopBefore(round);
+    }
+
+    /**
+     * Streaming aggregation: the same weighted mean, folded as updates arrive ({@link RunningMean}). Only for the
+     * plain weighted mean: another {@link Aggregator} (e.g. DP, which clips each update) needs the updates
+     * themselves, so the server then asks the transport for them.
+     */
+    @Override
+    public Optional<RunningMean> fitAccumulator(int round, Map<String, HostTensor> global) {
+        return aggregator == Aggregator.WEIGHTED_MEAN ? Optional.of(new RunningMean()) : Optional.empty();
+    }
+
+    @Override
+    public FitAggregate aggregateFit(int round, Map<String, HostTensor> global, RunningMean folded,
+                                     List<FitRes> results, List<Failure> failures) {
         Map<String, Double> metrics = Aggregation.fitMetrics(results);
         var rejection = config.failurePolicy().check(results.size() + failures.size(), results.size());
         if (rejection.isPresent()) {
             return FitAggregate.rejected("round " + round + ": " + rejection.get(), metrics);
         }
-        return FitAggregate.accepted(optimizer.step(global, Aggregation.weightedMean(results)), metrics);
+        if (folded.count() != results.size()) {
+            throw new IllegalStateException("round " + round + ": " + folded.count() + " updates folded but "
+                    + results.size() + " results reported; the transport must fold exactly the results it returns");
+        }
+        return FitAggregate.accepted(optimizer.step(global, folded.mean()), metrics);
     }
 
     @Override
@@ -148,13 +210,23 @@ public final class FedAvg implements Strategy {
         return new EvaluateAggregate(Aggregation.evaluateMetrics(results));
     }
 
+    /** The optimizer's moments and the aggregator's state (names starting with "agg/"). */
     @Override
     public Map<String, HostTensor> state() {
-        return optimizer.state();
+        SortedMap<String, HostTensor> state = new TreeMap<>(optimizer.state());
+        state.putAll(aggregator.state());
+        return state;
     }
 
     @Override
     public void restoreState(Map<String, HostTensor> state) {
-        optimizer.restoreState(state);
+        SortedMap<String, HostTensor> mine = new TreeMap<>();
+        SortedMap<String, HostTensor> aggregation = new TreeMap<>();
+        state.forEach((k, v) -> (k.startsWith(AGGREGATOR_STATE) ? aggregation : mine).put(k, v));
+        optimizer.restoreState(mine);
+        aggregator.restoreState(aggregation);
     }
+
+    /** Prefix of the aggregator's state keys. */
+    public static final String AGGREGATOR_STATE = "agg/";
 }

@@ -1,6 +1,7 @@
 package org.fedqlora.model.bert;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.fedqlora.model.ConfigChecks;
 import org.fedqlora.model.ModelConfig;
 import org.fedqlora.model.ModelException;
 
@@ -23,7 +24,7 @@ public record BertConfig(String modelType, int hidden, int heads, int layers, in
         implements ModelConfig {
 
     public BertConfig {
-        if (hidden % heads != 0) {
+        if (heads < 1 || hidden % heads != 0) {
             throw new ModelException("config.json: hidden size " + hidden + " is not divisible by " + heads + " heads");
         }
     }
@@ -34,35 +35,46 @@ public record BertConfig(String modelType, int hidden, int heads, int layers, in
     }
 
     public static BertConfig fromJson(JsonNode c) {
+        return fromJson(c, "config.json");
+    }
+
+    /** Reads and range-checks every field this family uses; {@code file} names config.json in messages. */
+    public static BertConfig fromJson(JsonNode c, String file) {
         String type = c.path("model_type").asText();
         String act = c.has("hidden_act") ? c.get("hidden_act").asText() : c.path("activation").asText("gelu");
         if (!act.equals("gelu")) {
-            throw new ModelException("config.json: activation '" + act + "' is not supported (only exact 'gelu')");
+            throw new ModelException(file + ": activation '" + act + "' is not supported (only exact 'gelu')");
         }
-        return switch (type) {
-            case "bert" -> new BertConfig(type, req(c, "hidden_size"), req(c, "num_attention_heads"),
-                    req(c, "num_hidden_layers"), req(c, "intermediate_size"), req(c, "vocab_size"),
-                    req(c, "max_position_embeddings"), c.path("type_vocab_size").asInt(2),
-                    (float) c.path("layer_norm_eps").asDouble(1e-12), c.path("pad_token_id").asInt(0));
+        ConfigChecks k = new ConfigChecks(c, file);
+        BertConfig cfg = switch (type) {
+            case "bert" -> {
+                int hidden = k.intIn("hidden_size", 1, ConfigChecks.MAX_HIDDEN);
+                int heads = k.intIn("num_attention_heads", 1, ConfigChecks.MAX_HEADS);
+                k.divisible("hidden_size", hidden, "num_attention_heads", heads);
+                yield new BertConfig(type, hidden, heads, k.intIn("num_hidden_layers", 1, ConfigChecks.MAX_LAYERS),
+                        k.intIn("intermediate_size", 1, ConfigChecks.MAX_INTERMEDIATE),
+                        k.intIn("vocab_size", 1, ConfigChecks.MAX_VOCAB),
+                        k.intIn("max_position_embeddings", 1, ConfigChecks.MAX_POSITIONS),
+                        k.intIn("type_vocab_size", 2, 1, 1024),
+                        (float) k.positive("layer_norm_eps", 1e-12, 1.0), k.intIn("pad_token_id", 0, 0, Integer.MAX_VALUE));
+            }
             case "distilbert" -> {
                 if (c.path("sinusoidal_pos_embds").asBoolean(false)) {
-                    throw new ModelException("config.json: sinusoidal_pos_embds=true is not supported "
+                    throw new ModelException(file + ": sinusoidal_pos_embds=true is not supported "
                             + "(the checkpoint still holds the table; set it to false)");
                 }
-                yield new BertConfig(type, req(c, "dim"), req(c, "n_heads"), req(c, "n_layers"),
-                        req(c, "hidden_dim"), req(c, "vocab_size"), req(c, "max_position_embeddings"), 0,
-                        1e-12f, c.path("pad_token_id").asInt(0));
+                int hidden = k.intIn("dim", 1, ConfigChecks.MAX_HIDDEN);
+                int heads = k.intIn("n_heads", 1, ConfigChecks.MAX_HEADS);
+                k.divisible("dim", hidden, "n_heads", heads);
+                yield new BertConfig(type, hidden, heads, k.intIn("n_layers", 1, ConfigChecks.MAX_LAYERS),
+                        k.intIn("hidden_dim", 1, ConfigChecks.MAX_INTERMEDIATE), k.intIn("vocab_size", 1, ConfigChecks.MAX_VOCAB),
+                        k.intIn("max_position_embeddings", 1, ConfigChecks.MAX_POSITIONS), 0,
+                        1e-12f, k.intIn("pad_token_id", 0, 0, Integer.MAX_VALUE));
             }
-            default -> throw new ModelException("config.json: model_type '" + type
+            default -> throw new ModelException(file + ": model_type '" + type
                     + "' is not a BERT-family model (supported: bert, distilbert)");
         };
-    }
-
-    private static int req(JsonNode c, String key) {
-        JsonNode v = c.get(key);
-        if (v == null || !v.canConvertToInt()) {
-            throw new ModelException("config.json has no integer '" + key + "': is this a BERT folder?");
-        }
-        return v.asInt();
+        k.below("pad_token_id", cfg.padTokenId(), "vocab_size", cfg.vocab());
+        return cfg;
     }
 }

@@ -11,7 +11,9 @@ import org.fedqlora.engine.HostArrays;
 import org.fedqlora.model.Backbone;
 import org.fedqlora.model.ModelException;
 import org.fedqlora.model.Pooling;
+import org.fedqlora.nn.Attention;
 import org.fedqlora.nn.BaseWeightFactory;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.nn.LayerNorm;
 import org.fedqlora.nn.Linear;
 import org.fedqlora.tensor.TensorSource;
@@ -41,6 +43,7 @@ public final class BertEncoder implements Backbone {
     private final NDArray typeEmb;      // (2, C) or null (DistilBERT)
     private final LayerNorm embNorm;
     private final List<Block> blocks;
+    private Compute compute = Compute.FP32;
 
     /** One transformer block. */
     private record Block(Linear query, Linear key, Linear value, Linear attnOut, LayerNorm attnNorm,
@@ -189,15 +192,24 @@ public final class BertEncoder implements Backbone {
         NDArray q = heads(b.query().forward(step, x, training).mul(scale), B, T, H, D);
         NDArray k = heads(b.key().forward(step, x, training), B, T, H, D);
         NDArray v = heads(b.value().forward(step, x, training), B, T, H, D);  // (B, H, T, D)
-        NDArray scores = q.matMul(k.swapAxes(-1, -2));                           // (B, H, T, T)
-        NDArray p = (maskBias == null ? scores : scores.add(maskBias)).softmax(-1);
-        NDArray ctx = p.matMul(v).transpose(0, 2, 1, 3).reshape(B, T, (long) H * D); // (B, T, C)
+        NDArray ctx = Attention.attend(compute, q, k, v, maskBias)              // softmax(q·kᵀ + mask)·v
+                .transpose(0, 2, 1, 3).reshape(B, T, (long) H * D);            // (B, T, C)
         return b.attnOut().forward(step, ctx, training);
     }
 
     /** (B, T, C) → (B, H, T, D). */
     private static NDArray heads(NDArray y, long B, long T, int H, int D) {
         return y.reshape(B, T, H, D).transpose(0, 2, 1, 3);
+    }
+
+    /** Runs the base products (linear layers, attention) at {@code c}'s precision from now on. */
+    public void setCompute(Compute c) {
+        this.compute = c;
+        linears().forEach(l -> l.setCompute(c));
+    }
+
+    public Compute compute() {
+        return compute;
     }
 
     @Override

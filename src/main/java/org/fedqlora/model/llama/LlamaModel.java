@@ -47,6 +47,7 @@ public final class LlamaModel implements Backbone {
     private final NDArray finalNorm; // (C)
     private final NDArray invFreq;   // (D/2), RoPE inverse frequencies
     private final List<Block> blocks;
+    private org.fedqlora.nn.Compute compute = org.fedqlora.nn.Compute.FP32; // of the linear layers (attention: fp32)
 
     /** One decoder block. */
     private record Block(NDArray attnNorm, Linear q, Linear k, Linear v, Linear o,
@@ -328,6 +329,17 @@ public final class LlamaModel implements Backbone {
     @Override
     public Pooling defaultPooling() {
         return Pooling.LAST;
+    }
+
+    @Override
+    public void setCompute(org.fedqlora.nn.Compute c) {
+        this.compute = c;
+        linears().forEach(l -> l.setCompute(c));
+    }
+
+    @Override
+    public org.fedqlora.nn.Compute compute() {
+        return compute;
     }
 
     /** Every projection of every block, in checkpoint order (q, k, v, o, gate, up, down). */

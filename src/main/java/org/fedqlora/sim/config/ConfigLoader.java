@@ -29,7 +29,7 @@ import java.util.stream.Collectors;
  * (file, preset or --set), the key and what was expected. Every run the config expands to is validated too.
  */
 public final class ConfigLoader {
-    private static final List<String> PRESETS = List.of("demo", "paper", "llm-demo");
+    private static final List<String> PRESETS = List.of("demo", "paper", "privacy", "llm-demo");
 
     private ConfigLoader() {
     }
@@ -43,14 +43,25 @@ public final class ConfigLoader {
     public static SimConfig load(Path file, List<String> overrides) {
         String text;
         try {
+            if (Files.isRegularFile(file)) {
+                org.fedqlora.TextFiles.requireUtf8(file, "config file");
+            }
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new UserException("config file " + file + " does not exist; give a YAML file, or a preset with"
                     + " --preset (" + String.join(", ", PRESETS) + ")", e);
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new UserException("config file " + file + " is not UTF-8 text: save it as UTF-8", e);
         } catch (IOException e) {
-            throw new UserException("cannot read config file " + file + ": " + e.getMessage(), e);
+            throw new UserException("cannot read config file " + file + ": " + org.fedqlora.OutputPaths.why(e), e);
         }
-        return load(text, "config file " + file, overrides);
+        String source = "config file " + file;
+        if (document(text, source).isEmpty()) {
+            throw new UserException(source + " is empty (no keys, only comments or {}): it would run every default; "
+                    + "write the keys of your experiment, e.g. 'model: minilm' and 'rounds: 10', or use --preset "
+                    + String.join(" or --preset ", PRESETS));
+        }
+        return load(text, source, overrides);
     }
 
     /** Defaults < the named preset < the --set overrides ("key=value" each). */

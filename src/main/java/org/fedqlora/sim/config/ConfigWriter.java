@@ -59,6 +59,19 @@ public final class ConfigWriter {
         }
     }
 
+    /** The keys whose values differ, as "rounds: 1 -> 2" (for a resume refused because the config changed). */
+    public static List<String> differences(SimConfig before, SimConfig after) {
+        Map<String, Object> a = Settings.flatten(before);
+        Map<String, Object> b = Settings.flatten(after);
+        List<String> out = new java.util.ArrayList<>();
+        a.forEach((key, value) -> {
+            if (!java.util.Objects.equals(Settings.toPlain(value), Settings.toPlain(b.get(key)))) {
+                out.add(key + ": " + Settings.label(value) + " -> " + Settings.label(b.get(key)));
+            }
+        });
+        return out;
+    }
+
     /** Sections as nested maps, values in plain form: {model: .., data: {train: .., ..}, clients: .., ..}. */
     static Map<String, Object> tree(SimConfig config) {
         Map<String, Object> tree = new LinkedHashMap<>();

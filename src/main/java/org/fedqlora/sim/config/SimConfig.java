@@ -42,10 +42,17 @@ public record SimConfig(
         IFedQLora ifedqlora,              // iFedQLoRA's refinement of the QA adapters
         Server server,                    // server-side optimizer over the aggregated update
         Eval eval,                        // evaluation schedule
+        Privacy privacy,                  // client-level differential privacy (DP-FedAvg); mode none = off
+        Transport transport,              // the network transport of `fedqlora server` / `client` (unused by simulate)
+        Secagg secagg,                    // secure aggregation of the shared updates (SecAgg+)
+        String compute,                   // precision of the frozen products: auto (bf16 where the CPU has avx512_bf16 or AMX), bf16, fp32
         long seed,                        // seed of everything random in one run (partition, sampling, init, dropout)
         List<Long> seeds,                 // if non-empty, every run is repeated once per seed (seed is then unused)
         Map<String, List<Object>> sweep,  // dotted key → values (typed as its field): every combination is run
         List<Experiment> experiments) {   // named variants of this config, run in addition to it
+
+    /** Valid {@link #compute} values. */
+    public static final List<String> COMPUTE = List.of("auto", "bf16", "fp32");
 
     /** Valid {@link #methods}. */
     public static final List<String> METHODS =
@@ -53,6 +60,7 @@ public record SimConfig(
 
     public SimConfig {
         Check.notBlank("model", model);
+        compute = Check.oneOf("compute", compute, COMPUTE);
         Check.atLeast("clients", clients, 1);
         Objects.requireNonNull(formats, "formats").resolve(clients);
         methods = Check.subsetOf("methods", methods, METHODS);
@@ -65,6 +73,8 @@ public record SimConfig(
                     + clients + " clients: no round could ever be aggregated");
         }
         checkClientFiles(data, partition, clients);
+        privacy.requireComplete(clients);
+        secagg.check(clients);
         seeds = List.copyOf(seeds);
         Check.noDuplicates("seeds", seeds);
         sweep = Settings.sweep(Objects.requireNonNull(sweep, "sweep"));
@@ -90,8 +100,12 @@ public record SimConfig(
                 new Head("auto"),
                 new Qa(16, "svd", 4),
                 new IFedQLora("svd", 10, 1e-4),
-                new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3),
+                new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3, 600.0, 600.0, 3),
                 new Eval(1, 0),
+                new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0),
+                new Transport("none", 1 << 20, 1L << 30),
+                new Secagg(false, 0, 0, 32, 1.0, 10_000),
+                "auto",
                 1L,
                 List.of(),
                 Map.of(),
@@ -299,7 +313,10 @@ public record SimConfig(
             double momentum,   // FedAvgM momentum, in [0, 1)
             double beta1,      // FedAdam first-moment decay, in [0, 1)
             double beta2,      // FedAdam second-moment decay, in [0, 1)
-            double tau) {      // FedAdam adaptivity (epsilon), > 0
+            double tau,        // FedAdam adaptivity (epsilon), > 0
+            double roundTimeoutS, // deployment: a client that has not answered a phase after this many seconds failed
+            double joinTimeoutS,  // deployment: how long the server waits for enough clients before a round
+            int retries) {     // deployment: times a round rejected by the failure policy is run again
 
         /** Valid {@link #optimizer}s. */
         public static final List<String> OPTIMIZERS = List.of("fedavg", "fedavgm", "fedadam");
@@ -311,6 +328,31 @@ public record SimConfig(
             Check.unitOpen("server.beta1", beta1);
             Check.unitOpen("server.beta2", beta2);
             Check.positive("server.tau", tau);
+            Check.positive("server.round_timeout_s", roundTimeoutS);
+            Check.positive("server.join_timeout_s", joinTimeoutS);
+            Check.atLeast("server.retries", retries, 0);
+        }
+    }
+
+    /** The network transport of a deployment ({@code transport.*}; see federation.proto). */
+    public record Transport(
+            String compression,    // upload encoding: none, deflate (lossless) or int8 (lossy, 4x smaller)
+            int chunkBytes,        // largest message chunk of a streamed tensor, in bytes (default 1 MiB)
+            long maxUpdateBytes) { // largest client update the server accepts, in bytes
+
+        /** Valid {@link #compression}s. */
+        public static final List<String> COMPRESSIONS = List.of("none", "deflate", "int8");
+
+        public Transport {
+            compression = Check.oneOf("transport.compression", compression, COMPRESSIONS);
+            Check.atLeast("transport.chunk_bytes", chunkBytes, 1024);
+            if (chunkBytes > 8 << 20) {
+                throw new UserException("transport.chunk_bytes must be at most " + (8 << 20) + " (8 MiB), got "
+                        + chunkBytes);
+            }
+            if (maxUpdateBytes < 1024) {
+                throw new UserException("transport.max_update_bytes must be at least 1024, got " + maxUpdateBytes);
+            }
         }
     }
 
@@ -322,6 +364,145 @@ public record SimConfig(
         public Eval {
             Check.atLeast("eval.every", every, 1);
             Check.atLeast("eval.max_examples", maxExamples, 0);
+        }
+    }
+
+    /**
+     * Client-level differential privacy ({@code privacy.*}), DP-FedAvg: each client's update of the shared tensors
+     * is clipped to L2 norm {@code clip}, Gaussian noise N(0, (z·clip)²) is added by the server to the sum
+     * (central) or by each client to its own update (local), and the mean divides by the expected number of clients
+     * fraction · clients. In DP mode clients are Poisson-sampled: each independently with probability
+     * {@code fraction} (what the accountant assumes), and {@code failure.min_clients} does not apply to sampling.
+     * Nothing here has a default that changes the guarantee: clip, delta and one of noise_multiplier /
+     * target_epsilon must be given when the mode is not none.
+     */
+    public record Privacy(
+            String mode,                 // see MODES: none, central (server adds noise) or local (clients add noise)
+            double clip,                 // S > 0, the L2 clip norm of a client update (initial C with adaptive_clip)
+            AdaptiveClip adaptiveClip,   // quantile-based adaptive clipping (Andrew et al. 2021), central only
+            double noiseMultiplier,      // z > 0; 0 = chosen from target_epsilon for the planned rounds
+            double targetEpsilon,        // budget: a run stops before a round would exceed it; 0 = no budget
+            double delta) {              // δ in (0, 1) of the reported (ε, δ); required (well below 1/clients)
+
+        /** Valid {@link #mode}s. */
+        public static final List<String> MODES = List.of("none", "central", "local");
+
+        public Privacy {
+            mode = Check.oneOf("privacy.mode", mode, MODES);
+            Check.nonNegative("privacy.clip", clip);
+            Check.nonNegative("privacy.noise_multiplier", noiseMultiplier);
+            Check.nonNegative("privacy.target_epsilon", targetEpsilon);
+            Check.unitOpen("privacy.delta", delta);
+        }
+
+        /** Whether DP is on. */
+        public boolean enabled() {
+            return !mode.equals("none");
+        }
+
+        /** The checks that need the mode on, with advice naming each missing key. */
+        void requireComplete(int clients) {
+            if (!enabled()) {
+                return;
+            }
+            if (clip == 0) {
+                throw new UserException("privacy.mode = " + mode + " needs privacy.clip, the L2 norm bound S of a "
+                        + "client update, e.g. --set privacy.clip=0.1 (with privacy.adaptive_clip.enabled=true it is "
+                        + "only the starting value)");
+            }
+            if (delta == 0) {
+                throw new UserException(String.format(java.util.Locale.ROOT, "privacy.mode = %s needs privacy.delta"
+                        + " (there is no default: it is part of the guarantee); it should be well below 1/N = %.3g "
+                        + "for N = %d clients, e.g. --set privacy.delta=1e-5", mode, 1.0 / clients, clients));
+            }
+            if (noiseMultiplier == 0 && targetEpsilon == 0) {
+                throw new UserException("privacy.mode = " + mode + " needs privacy.noise_multiplier (e.g. 1.0) or "
+                        + "privacy.target_epsilon (e.g. 8; the noise multiplier is then chosen for the planned rounds)");
+            }
+            if (adaptiveClip.enabled() && mode.equals("local")) {
+                throw new UserException("privacy.adaptive_clip needs privacy.mode = central: in local mode the "
+                        + "clients would have to randomise their clipped bits too; use a fixed privacy.clip");
+            }
+        }
+
+        /** Adaptive clipping ({@code privacy.adaptive_clip.*}): C ← C·exp(−lr·(b̃ − target_quantile)). */
+        public record AdaptiveClip(
+                boolean enabled,         // adapt the clip norm each round (central mode)
+                double targetQuantile,   // γ in (0, 1): share of client updates left unclipped (paper: 0.5)
+                double lr,               // η_C > 0 of the geometric update (paper: 0.2)
+                double countNoise) {     // σ_b of the noisy unclipped count, > z/2; 0 = m/20 (the paper's choice)
+
+            public AdaptiveClip {
+                if (!(targetQuantile > 0 && targetQuantile < 1)) {
+                    throw new UserException("privacy.adaptive_clip.target_quantile must be in (0, 1), got "
+                            + targetQuantile);
+                }
+                Check.positive("privacy.adaptive_clip.lr", lr);
+                Check.nonNegative("privacy.adaptive_clip.count_noise", countNoise);
+            }
+        }
+    }
+
+    /**
+     * Secure aggregation ({@code secagg.*}; see org.fedqlora.fed.secagg and the README): clients mask their updates
+     * so that the server learns only the example-weighted sum over the clients that finished the round.
+     */
+    public record Secagg(
+            boolean enabled,    // mask every aggregated method's updates (methods that share nothing are unaffected)
+            int threshold,      // t: shares needed to unmask a client's secrets, >= 2 (0 = a majority of its k + 1 holders)
+            int neighbours,     // k: neighbours per client, even (0 = 2*ceil(log2 n) + 2; >= clients - 1 = complete graph)
+            int bits,           // the masked arithmetic is mod 2^bits, 16..62 (bytes per coordinate: ceil(bits / 8))
+            double clip,        // every coordinate of an update (x_local - x_global) is clamped to [-clip, clip]
+            long maxWeight) {   // example counts are capped at this before weighting; bounds the quantization step
+
+        public Secagg {
+            Check.atLeast("secagg.threshold", threshold, 0);
+            if (threshold == 1) {
+                throw new UserException("secagg.threshold must be 0 (automatic) or at least 2, got 1: with t = 1 any"
+                        + " single neighbour could unmask a client");
+            }
+            Check.atLeast("secagg.neighbours", neighbours, 0);
+            Check.atLeast("secagg.bits", bits, org.fedqlora.fed.secagg.SecAggConfig.MIN_BITS);
+            if (bits > org.fedqlora.fed.secagg.SecAggConfig.MAX_BITS) {
+                throw new UserException("secagg.bits must be at most " + org.fedqlora.fed.secagg.SecAggConfig.MAX_BITS
+                        + ", got " + bits);
+            }
+            Check.positive("secagg.clip", clip);
+            if (maxWeight < 1) {
+                throw new UserException("secagg.max_weight must be at least 1, got " + maxWeight);
+            }
+        }
+
+        /** The protocol settings. */
+        public org.fedqlora.fed.secagg.SecAggSettings settings() {
+            return new org.fedqlora.fed.secagg.SecAggSettings(threshold, neighbours, bits, clip, maxWeight);
+        }
+
+        /** With secure aggregation on: the graph, threshold and fixed-point range must fit {@code clients}. */
+        void check(int clients) {
+            if (!enabled) {
+                return;
+            }
+            if (clients < 2) {
+                throw new UserException("secagg.enabled needs at least 2 clients (the sum of one update is the"
+                        + " update), got clients = " + clients);
+            }
+            if (neighbours != 0 && neighbours < clients - 1 && (neighbours < 2 || neighbours % 2 != 0)) {
+                throw new UserException("secagg.neighbours = " + neighbours + " must be even (k/2 neighbours on each"
+                        + " side of the ring), 0 for automatic, or >= " + (clients - 1) + " for the complete graph");
+            }
+            int k = settings().neighboursFor(clients);
+            if (threshold > k + 1) {
+                throw new UserException("secagg.threshold = " + threshold + " but each client's secrets have only "
+                        + (k + 1) + " holders (itself and " + k + " neighbours); lower secagg.threshold or raise"
+                        + " secagg.neighbours");
+            }
+            long w = clients * maxWeight;
+            if (w <= 0 || ((1L << (bits - 1)) - 1) / w < 1) {
+                throw new UserException("secagg.bits = " + bits + " leaves no quantization level for " + clients
+                        + " clients x secagg.max_weight " + maxWeight + "; raise secagg.bits or lower"
+                        + " secagg.max_weight");
+            }
         }
     }
 

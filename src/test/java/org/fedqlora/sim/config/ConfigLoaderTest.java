@@ -62,9 +62,14 @@ class ConfigLoaderTest {
                 "local.proximal_mu", "lora.rank", "lora.alpha", "lora.dropout", "lora.targets", "head.pooling",
                 "qa.rank", "qa.method", "qa.iters", "ifedqlora.refine", "ifedqlora.refine_steps",
                 "ifedqlora.refine_lr", "server.optimizer", "server.lr", "server.momentum", "server.beta1",
-                "server.beta2", "server.tau", "eval.every", "eval.max_examples", "seed", "seeds", "sweep",
-                "experiments");
-        assertThat(Settings.KEYS).hasSize(59);
+                "server.beta2", "server.tau", "server.round_timeout_s", "server.join_timeout_s", "server.retries",
+                "transport.compression", "transport.chunk_bytes", "transport.max_update_bytes",
+                "eval.every", "eval.max_examples", "privacy.mode", "privacy.clip",
+                "privacy.adaptive_clip.enabled", "privacy.adaptive_clip.target_quantile", "privacy.adaptive_clip.lr",
+                "privacy.adaptive_clip.count_noise", "privacy.noise_multiplier", "privacy.target_epsilon",
+                "privacy.delta", "secagg.enabled", "secagg.threshold", "secagg.neighbours", "secagg.bits",
+                "secagg.clip", "secagg.max_weight", "compute", "seed", "seeds", "sweep", "experiments");
+        assertThat(Settings.KEYS).hasSize(81);
     }
 
     @Test
@@ -210,16 +215,17 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void emptyFileGivesTheDefaults(@TempDir Path dir) throws IOException {
+    void emptyFileIsRefusedRatherThanRunningEveryDefault(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("empty.yaml");
         Files.writeString(file, "# nothing\n");
 
-        assertThat(ConfigLoader.load(file, List.of())).isEqualTo(SimConfig.defaults());
+        assertThatThrownBy(() -> ConfigLoader.load(file, List.of())).isInstanceOf(UserException.class)
+                .hasMessageContaining("empty.yaml is empty").hasMessageContaining("--preset demo");
     }
 
     @Test
     void everyListedPresetLoads() {
-        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "llm-demo");
+        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "privacy", "llm-demo");
         for (String name : ConfigLoader.presets()) {
             assertThat(ConfigLoader.loadPreset(name, List.of())).isNotNull();
         }
@@ -253,6 +259,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void privacyPresetComparesTheMethodsOverBudgetsAndWithoutDp() {
+        SimConfig c = ConfigLoader.loadPreset("privacy", List.of());
+
+        assertThat(c.methods()).containsExactly("lora", "ffa-lora", "fedqlora");
+        assertThat(c.clientFormats()).extracting(QuantFormat::id).containsOnly("nf2", "nf4");
+        assertThat(c.runs()).hasSize(4);
+        assertThat(c.runs()).extracting(r -> r.config().privacy().mode()).containsOnlyOnce("none");
+        assertThat(c.runs()).filteredOn(r -> r.config().privacy().enabled())
+                .extracting(r -> r.config().privacy().targetEpsilon()).containsExactly(8.0, 100.0, 1000.0);
+    }
+
+    @Test
     void presetCanBeOverriddenBySet() {
         SimConfig c = ConfigLoader.loadPreset("paper", List.of("seeds=[]", "sweep.clients=[4]", "experiments=[]"));
 
@@ -265,7 +283,7 @@ class ConfigLoaderTest {
     void unknownPresetListsThePresets() {
         assertThatThrownBy(() -> ConfigLoader.loadPreset("papr", List.of()))
                 .isInstanceOf(UserException.class)
-                .hasMessageContaining("unknown preset 'papr' (did you mean 'paper'?); presets: demo, paper");
+                .hasMessageContaining("unknown preset 'papr' (did you mean 'paper'?); presets: demo, paper, privacy");
         assertThatThrownBy(() -> ConfigLoader.loadPreset("my.yaml", List.of()))
                 .hasMessageContaining("use --config");
     }

@@ -1,0 +1,84 @@
+package org.fedqlora.fed.secagg;
+
+/**
+ * Fixed-point encoding of real vectors as integers mod 2^bits (see {@link SecAggConfig} for the range argument):
+ * q = w · round(clamp(x, −clip, clip) / Δ) mod 2^bits, decoded as the signed value in [−2^{bits−1}, 2^{bits−1}).
+ */
+public final class FixedPoint {
+    private FixedPoint() {
+    }
+
+    /**
+     * Writes w · round(clamp(x_j) / step) mod 2^bits into out[offset + j].
+     *
+     * @return how many coordinates were outside [−clip, clip] and clamped
+     */
+    public static int encode(double[] x, long weight, double clip, double step, int bits, long[] out, int offset) {
+        long mask = (1L << bits) - 1;
+        int clamped = 0;
+        for (int j = 0; j < x.length; j++) {
+            double v = x[j];
+            if (Double.isNaN(v)) {
+                throw new IllegalArgumentException("coordinate " + j + " is NaN: a diverged update cannot be "
+                        + "aggregated");
+            }
+            if (v > clip || v < -clip) {
+                clamped++;
+                v = Math.max(-clip, Math.min(clip, v));
+            }
+            out[offset + j] = (weight * Math.round(v / step)) & mask;
+        }
+        return clamped;
+    }
+
+    /** An integer mod 2^bits (non-negative, below 2^bits) as the signed value it encodes. */
+    public static long signed(long word, int bits) {
+        long half = 1L << (bits - 1);
+        return word >= half ? word - (1L << bits) : word;
+    }
+
+    /** v mod 2^bits for a signed v. */
+    public static long word(long v, int bits) {
+        return v & ((1L << bits) - 1);
+    }
+
+    /** Bytes of one word on the wire: ⌈bits / 8⌉. */
+    public static int wordBytes(int bits) {
+        return (bits + 7) / 8;
+    }
+
+    /** words (each below 2^bits) as ⌈bits/8⌉ little-endian bytes each. */
+    public static byte[] pack(long[] words, int bits) {
+        int b = wordBytes(bits);
+        byte[] out = new byte[words.length * b];
+        for (int i = 0; i < words.length; i++) {
+            long w = words[i];
+            for (int k = 0; k < b; k++) {
+                out[i * b + k] = (byte) (w >>> (8 * k));
+            }
+        }
+        return out;
+    }
+
+    /** The words of {@link #pack}'s bytes; a word at or above 2^bits is an error. */
+    public static long[] unpack(byte[] data, int bits, String what) {
+        int b = wordBytes(bits);
+        if (data.length % b != 0) {
+            throw new SecAggException(what + ": " + data.length + " bytes is not a whole number of " + b
+                    + "-byte words");
+        }
+        long[] out = new long[data.length / b];
+        long limit = 1L << bits;
+        for (int i = 0; i < out.length; i++) {
+            long w = 0;
+            for (int k = 0; k < b; k++) {
+                w |= (data[i * b + k] & 0xffL) << (8 * k);
+            }
+            if (w >= limit) {
+                throw new SecAggException(what + ": word " + i + " is not below 2^" + bits);
+            }
+            out[i] = w;
+        }
+        return out;
+    }
+}
