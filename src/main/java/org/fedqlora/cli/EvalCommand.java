@@ -69,7 +69,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Replace --predictions (or --generate) if it exists.") boolean overwrite;
     @Option(names = "--generate", paramLabel = "FILE.jsonl",
             description = "causal-lm: write each example's greedy answer next to its reference.") Path generate;
-    @Option(names = "--max-new-tokens", defaultValue = "128", description = "causal-lm --generate: answer length cap.")
+    @Range(min = 1, max = 1 << 20) @Option(names = "--max-new-tokens", defaultValue = "128",
+            description = "causal-lm --generate: answer length cap.")
     int maxNewTokens;
     @Option(names = "--chat-template", paramLabel = "auto|plain|FILE",
             description = "causal-lm: override the template the adapter was trained with.") String chatTemplate;
