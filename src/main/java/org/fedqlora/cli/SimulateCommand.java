@@ -74,8 +74,9 @@ public final class SimulateCommand implements Callable<Integer> {
                 @Override
                 public void round(Run run, Method method, int round, int rounds, RoundRecord r) {
                     String status = r == null ? method.id + " round " + round + privacy
-                            : String.format(Locale.ROOT, "%s round %d/%d: accuracy %.4f (worst %.4f)%s", method.id,
-                            round, rounds, r.accuracy(), r.worstAccuracy(), privacy);
+                            : String.format(Locale.ROOT, "%s round %d/%d: %s %.4f (worst %.4f)%s", method.id,
+                            round, rounds, r.task().causalLm() ? "perplexity" : "accuracy", r.accuracy(),
+                            r.worstAccuracy(), privacy);
                     privacy = "";
                     progress.advance(1, status);
                 }

@@ -50,6 +50,19 @@ public final class DemoInstructions {
         return out;
     }
 
+    /** The rows of a demo data set as conversations (instruction + "\n\n" + message → answer), with categories. */
+    public static InstructionFiles.Instructions conversations(Dataset d, String source) {
+        List<Conversation> out = new ArrayList<>();
+        List<Long> lines = new ArrayList<>();
+        for (Example e : d.examples()) {
+            String label = d.labels().name(e.label());
+            out.add(new Conversation(List.of(new ChatMessage(ChatMessage.USER, INSTRUCTION + "\n\n" + e.text()),
+                    new ChatMessage(ChatMessage.ASSISTANT, answer(label))), label.split("_", 2)[0]));
+            lines.add((long) out.size());
+        }
+        return new InstructionFiles.Instructions(out, lines, true, source);
+    }
+
     /** Writes {@code train.jsonl} and {@code test.jsonl} of instruction rows into {@code dir}. */
     public static void write(DemoData.Demo demo, Path dir) throws IOException {
         Files.createDirectories(dir);

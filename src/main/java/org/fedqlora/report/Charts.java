@@ -30,6 +30,11 @@ final class Charts {
         return perRound(in, "accuracy", "global", "accuracy", true, "accuracy (%)");
     }
 
+    /** Global test perplexity (over response tokens) per round, one line per method; causal-LM runs. */
+    static Optional<ObjectNode> perplexityPerRound(ReportInputs in) {
+        return perRound(in, "perplexity", "global", "perplexity", false, "perplexity");
+    }
+
     /** Training loss per round, one line per method: rounds[].train_loss, else the mean of "train" metric lines. */
     static Optional<ObjectNode> trainLossPerRound(ReportInputs in) {
         return perRound(in, "train_loss", "train", "train_loss", false, "training loss");
@@ -37,17 +42,32 @@ final class Charts {
 
     /** Final accuracy per quantization format: formats on x, one bar per method (final.per_format[f].accuracy). */
     static Optional<ObjectNode> finalAccuracyPerFormat(JsonNode summary) {
+        return finalPerFormat(summary, "accuracy", true, "accuracy (%)");
+    }
+
+    /** Final perplexity per quantization format (final.per_format[f].perplexity); causal-LM runs. */
+    static Optional<ObjectNode> finalPerplexityPerFormat(JsonNode summary) {
+        return finalPerFormat(summary, "perplexity", false, "perplexity");
+    }
+
+    private static Optional<ObjectNode> finalPerFormat(JsonNode summary, String key, boolean percent, String axis) {
         List<String> formats = Json.formats(summary);
         if (formats.isEmpty()) {
             return Optional.empty();
         }
-        ObjectNode option = bars("accuracy (%)");
+        ObjectNode option = bars(axis);
         option.set("xAxis", category(formats, "format"));
         ArrayNode series = option.putArray("series");
         for (Map.Entry<String, JsonNode> method : Json.methods(summary)) {
             JsonNode perFormat = method.getValue().path("final").path("per_format");
             ArrayNode data = NODES.arrayNode();
-            formats.forEach(f -> addPercent(data, Json.number(perFormat.get(f), "accuracy")));
+            formats.forEach(f -> {
+                if (percent) {
+                    addPercent(data, Json.number(perFormat.get(f), key));
+                } else {
+                    addNumber(data, Json.number(perFormat.get(f), key));
+                }
+            });
             ObjectNode bar = series.addObject().put("name", method.getKey()).put("type", "bar");
             bar.set("data", data);
             bar.putObject("label").put("show", true).put("position", "top").put("fontSize", 10);

@@ -98,16 +98,32 @@ public final class HtmlReport {
         JsonNode summary = in.summary();
         StringBuilder body = new StringBuilder();
         body.append(header(in));
-        body.append(summarySection(summary));
-        body.append(privacySection(summary));
-        Charts.accuracyPerRound(in).ifPresent(o -> body.append(chartSection("accuracy-per-round",
-                "Accuracy per round", "Global test accuracy (%) after each round, one line per method.", o)));
+        boolean lm = Json.perplexity(summary);
+        if (lm) {
+            body.append(LmSections.summary(summary));
+            body.append(privacySection(summary));
+            Charts.perplexityPerRound(in).ifPresent(o -> body.append(chartSection("perplexity-per-round",
+                    "Perplexity per round", "Global test perplexity over response tokens after each round, one line "
+                            + "per method (lower is better).", o)));
+        } else {
+            body.append(summarySection(summary));
+            body.append(privacySection(summary));
+            Charts.accuracyPerRound(in).ifPresent(o -> body.append(chartSection("accuracy-per-round",
+                    "Accuracy per round", "Global test accuracy (%) after each round, one line per method.", o)));
+        }
         Charts.trainLossPerRound(in).ifPresent(o -> body.append(chartSection("loss-per-round",
                 "Training loss per round", "Mean training loss of the clients in each round.", o)));
-        Charts.finalAccuracyPerFormat(summary).ifPresent(o -> body.append(chartSection("accuracy-per-format",
-                "Final accuracy per format", "Accuracy (%) of the final model on the global test set, grouped by "
-                        + "the clients' quantization format; one bar per method.", o)));
-        body.append(perClientSection(in));
+        if (lm) {
+            Charts.finalPerplexityPerFormat(summary).ifPresent(o -> body.append(chartSection("perplexity-per-format",
+                    "Final perplexity per format", "Perplexity of the final model on the global test set, grouped "
+                            + "by the clients' quantization format; one bar per method.", o)));
+            body.append(LmSections.perClient(in));
+        } else {
+            Charts.finalAccuracyPerFormat(summary).ifPresent(o -> body.append(chartSection("accuracy-per-format",
+                    "Final accuracy per format", "Accuracy (%) of the final model on the global test set, grouped by "
+                            + "the clients' quantization format; one bar per method.", o)));
+            body.append(perClientSection(in));
+        }
         in.partition().ifPresent(p -> body.append(partitionSection(p)));
         body.append(aggregateSection(summary));
         body.append(configSection(in));
@@ -136,7 +152,8 @@ public final class HtmlReport {
                 <p class="meta">%s</p>
                 <ul class="read">
                 <li>Every method was run by the same simulated clients on the same data partition. Accuracy and \
-                macro-F1 are percentages on the global test set after the last round.</li>
+                macro-F1 are percentages on the global test set after the last round; for instruction tuning \
+                (causal-LM), perplexity = exp(mean negative log-likelihood per response token), lower is better.</li>
                 <li>Per-format and per-client numbers evaluate the final model on each client's own quantized \
                 base model (its format: nf2 = 2-bit NormalFloat, and so on). <em>Worst client</em> is the lowest \
                 per-client accuracy; <em>local accuracy</em> is measured on a client's own held-out data.</li>
@@ -212,12 +229,12 @@ public final class HtmlReport {
         return value.isPresent() ? String.format(Locale.ROOT, pattern, value.getAsDouble()) : Numbers.MISSING;
     }
 
-    private static Cell bytesCell(OptionalDouble bytes) {
+    static Cell bytesCell(OptionalDouble bytes) {
         Cell cell = Cell.number(Numbers.bytes(bytes));
         return bytes.isPresent() ? cell.title(String.format(Locale.ROOT, "%.0f bytes", bytes.getAsDouble())) : cell;
     }
 
-    private static String chartSection(String id, String title, String note, ObjectNode option) {
+    static String chartSection(String id, String title, String note, ObjectNode option) {
         return "<section id=\"" + id + "\">\n<h2>" + Html.escape(title) + "</h2>\n<p class=\"note\">"
                 + Html.escape(note) + "</p>\n" + chart("chart-" + id, option) + "</section>\n";
     }

@@ -65,6 +65,12 @@ final class Json {
         return List.copyOf(formats);
     }
 
+    /** Whether the summary is of causal-LM runs (its methods report perplexity, not accuracy). */
+    static boolean perplexity(JsonNode summary) {
+        return methods(summary).stream().anyMatch(m -> m.getValue().path("final").has("perplexity")
+                || m.getValue().path("rounds").path(0).has("perplexity"));
+    }
+
     /**
      * A method's worst client accuracy: final.worst_client_accuracy, or else the lowest accuracy in final.per_client.
      */

@@ -26,6 +26,12 @@ final class Numbers {
     }
 
     /** 1536 -> "1.5 KiB"; missing -> "-". */
+    /** A perplexity or loss with 3 significant decimals ("12.345"), "-" when missing. */
+    static String decimal(OptionalDouble value) {
+        return value.isPresent() && Double.isFinite(value.getAsDouble())
+                ? String.format(java.util.Locale.ROOT, "%.3f", value.getAsDouble()) : MISSING;
+    }
+
     static String bytes(OptionalDouble bytes) {
         if (bytes.isEmpty()) {
             return MISSING;

@@ -24,6 +24,9 @@ public final class SummaryTable {
     /** The table for summary.json's "methods" (see {@link ReportInputs}); ends with a newline. */
     public static String format(JsonNode summary) {
         List<String> formats = Json.formats(summary);
+        if (Json.perplexity(summary)) {
+            return perplexity(summary, formats);
+        }
         List<String> header = new ArrayList<>(List.of("method", "accuracy", "macro-F1", "worst client"));
         formats.forEach(f -> header.add(f + " acc"));
         List<List<String>> rows = new ArrayList<>();
@@ -37,6 +40,22 @@ public final class SummaryTable {
             rows.add(row);
         }
         return render(header, rows) + "(final metrics in % on the global test set)\n";
+    }
+
+    /** Causal-LM runs: perplexity, loss, worst client (highest perplexity) and perplexity per format. */
+    private static String perplexity(JsonNode summary, List<String> formats) {
+        List<String> header = new ArrayList<>(List.of("method", "perplexity", "loss", "worst client"));
+        formats.forEach(f -> header.add(f + " ppl"));
+        List<List<String>> rows = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> method : Json.methods(summary)) {
+            JsonNode fin = method.getValue().path("final");
+            List<String> row = new ArrayList<>(List.of(method.getKey(), Numbers.decimal(Json.number(fin, "perplexity")),
+                    Numbers.decimal(Json.number(fin, "loss")),
+                    Numbers.decimal(Json.number(fin, "worst_client_perplexity"))));
+            formats.forEach(f -> row.add(Numbers.decimal(Json.number(fin.path("per_format").get(f), "perplexity"))));
+            rows.add(row);
+        }
+        return render(header, rows) + "(final perplexity and loss over response tokens of the global test set)\n";
     }
 
     /** First column left-aligned, the others right-aligned, each as wide as its widest cell. */

@@ -126,6 +126,10 @@ public final class DeployedClient {
         if (m == Method.LORA_TRUNCATED) {
             throw new UserException("method lora-truncated needs every client's format and cannot be deployed");
         }
+        if (c.data().task().equals("causal-lm")) {
+            throw new UserException("data.task = causal-lm (instruction tuning) runs in 'simulate' only so far; a "
+                    + "deployed client trains a classifier");
+        }
         LabelMap map = new LabelMap(labels);
         Dataset own = data.withLabelMap(map);
         int[][] split = SimData.localSplit(own.size(), c.partition().localTestFraction(), c.seed(), index);
@@ -143,10 +147,11 @@ public final class DeployedClient {
             throw new UserException("client " + id + " has no test data: pass --test FILE or set "
                     + "partition.local_test_fraction > 0 in the server's config");
         }
-        SimContext ctx = new SimContext(c, m, map.size(), test);
+        SimContext ctx = new SimContext(c, m, map.size(), TaskExamples.of(test), SimTask.CLASSIFICATION);
         LOG.info("{}: {} as client index {}: {} training, {} local test examples", id, m.id, index, split[0].length,
                 split[1].length);
-        return new SimClient(id, index, format, m, model, pool.subset(split[0]), local, ctx);
+        return new SimClient(id, index, format, m, model, TaskExamples.of(pool.subset(split[0])), TaskExamples.of(local),
+                ctx);
     }
 
     /** One method's SimClient with its saved states. */

@@ -21,7 +21,6 @@ import org.fedqlora.fed.strategy.ServerOptimizer;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.tensor.HostTensor;
-import org.fedqlora.train.EncodedExamples;
 import org.fedqlora.train.QuantizedModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -100,11 +99,11 @@ final class MethodRun {
     private MethodRun() {
     }
 
-    static Result run(SimConfig c, Method method, SimData data, EncodedExamples pool, EncodedExamples test,
+    static Result run(SimConfig c, Method method, SimData data, TaskExamples pool, TaskExamples test,
                       Function<String, QuantizedModel> models, Map<String, HostTensor> initial, Checkpoint ckpt,
                       Listener listener) {
         List<QuantFormat> formats = c.clientFormats();
-        SimContext ctx = new SimContext(c, method, data.train().labels().size(), test);
+        SimContext ctx = new SimContext(c, method, data.train().labels().size(), test, SimTask.of(c));
         Map<String, Client> clients = new TreeMap<>();
         List<SimClient> simClients = new ArrayList<>();
         for (int i = 0; i < c.clients(); i++) {
@@ -236,6 +235,8 @@ final class MethodRun {
         Map<String, Participant> byId = new LinkedHashMap<>();
         clients.forEach(sc -> byId.put(sc.id(), sc));
         List<QuantFormat> formats = clients.stream().map(Participant::format).toList();
+        SimTask task = SimTask.of(c);
+        List<String> key = RoundRecord.keys(task);
         double lossSum = 0;
         int lossN = 0;
         for (var e : report.clientMetrics().entrySet()) {
@@ -253,37 +254,51 @@ final class MethodRun {
         if (report.evaluation().isEmpty()) {
             return null;
         }
-        List<double[]> perClient = new ArrayList<>(); // accuracy, macro-F1, local accuracy
+        List<double[]> perClient = new ArrayList<>(); // accuracy, macro-F1, local accuracy (perplexity, loss, local)
         Map<String, List<double[]>> byFormat = new TreeMap<>();
+        String first = key.get(0);
+        String second = key.get(1);
         for (EvaluateRes r : report.evaluation().get().results()) {
             Participant sc = byId.get(r.clientId());
             Map<String, Double> m = r.metrics();
             ObjectNode g = line(method, report.round(), sc, formats, "global");
-            g.put("accuracy", m.get("accuracy"));
-            g.put("macro_f1", m.get("macro_f1"));
+            g.put(first, m.get(first));
+            if (!second.equals("loss")) {
+                g.put(second, m.get(second));
+            }
             g.put("loss", m.get("loss"));
+            if (task.causalLm()) {
+                g.put("tokens", m.get("tokens").longValue());
+            }
             g.put("examples", m.get("examples").longValue());
             lines.add(g);
             double local = Double.NaN;
-            if (m.containsKey("local_accuracy")) {
+            if (m.containsKey("local_" + first)) {
                 ObjectNode lo = line(method, report.round(), sc, formats, "local");
-                lo.put("accuracy", m.get("local_accuracy"));
-                lo.put("macro_f1", m.get("local_macro_f1"));
+                lo.put(first, m.get("local_" + first));
+                if (!second.equals("loss")) {
+                    lo.put(second, m.get("local_" + second));
+                }
                 lo.put("loss", m.get("local_loss"));
+                if (task.causalLm()) {
+                    lo.put("tokens", m.get("local_tokens").longValue());
+                }
                 lo.put("examples", m.get("local_examples").longValue());
                 lines.add(lo);
-                local = m.get("local_accuracy");
+                local = m.get("local_" + first);
             }
-            double[] v = {m.get("accuracy"), m.get("macro_f1"), local};
+            double[] v = {m.get(first), m.get(second), local};
             perClient.add(v);
             byFormat.computeIfAbsent(sc.format().id(), k -> new ArrayList<>()).add(v);
         }
         Map<String, Map<String, Double>> perFormat = new TreeMap<>();
-        byFormat.forEach((f, vs) -> perFormat.put(f, Map.of("accuracy", mean(vs, 0), "macro_f1", mean(vs, 1))));
-        double worst = perClient.stream().mapToDouble(v -> v[0]).min().orElse(Double.NaN);
+        byFormat.forEach((f, vs) -> perFormat.put(f, Map.of(first, mean(vs, 0), second, mean(vs, 1))));
+        // worst client: lowest accuracy, or highest perplexity
+        double worst = task.causalLm() ? perClient.stream().mapToDouble(v -> v[0]).max().orElse(Double.NaN)
+                : perClient.stream().mapToDouble(v -> v[0]).min().orElse(Double.NaN);
         return new RoundRecord(report.round(), mean(perClient, 0), mean(perClient, 1), worst, mean(perClient, 2),
                 lossN == 0 ? Double.NaN : lossSum / lossN, perFormat, report.bytesUp() + masked[1],
-                report.bytesDown() + masked[0], report.seconds());
+                report.bytesDown() + masked[0], report.seconds(), task);
     }
 
     private static ObjectNode line(Method method, int round, Participant sc, List<QuantFormat> formats, String split) {

@@ -20,10 +20,11 @@ final class Reports {
     static ObjectNode recordJson(RoundRecord r) {
         ObjectNode o = JSON.createObjectNode();
         o.put("round", r.round());
-        put(o, "accuracy", r.accuracy());
-        put(o, "macro_f1", r.macroF1());
-        put(o, "worst_accuracy", r.worstAccuracy());
-        put(o, "local_accuracy", r.localAccuracy());
+        List<String> key = RoundRecord.keys(r.task());
+        put(o, key.get(0), r.accuracy());
+        put(o, key.get(1), r.macroF1());
+        put(o, key.get(2), r.worstAccuracy());
+        put(o, key.get(3), r.localAccuracy());
         put(o, "train_loss", r.trainLoss());
         ObjectNode pf = o.putObject("per_format");
         r.perFormat().forEach((f, m) -> {
@@ -43,9 +44,11 @@ final class Reports {
             e.getValue().properties().forEach(x -> m.put(x.getKey(), num(x.getValue())));
             pf.put(e.getKey(), m);
         });
-        return new RoundRecord(o.get("round").asInt(), num(o.get("accuracy")), num(o.get("macro_f1")),
-                num(o.get("worst_accuracy")), num(o.get("local_accuracy")), num(o.get("train_loss")), pf,
-                o.get("bytes_up").asLong(), o.get("bytes_down").asLong(), o.get("seconds").asDouble());
+        SimTask task = o.has("perplexity") ? SimTask.CAUSAL_LM : SimTask.CLASSIFICATION;
+        List<String> key = RoundRecord.keys(task);
+        return new RoundRecord(o.get("round").asInt(), num(o.get(key.get(0))), num(o.get(key.get(1))),
+                num(o.get(key.get(2))), num(o.get(key.get(3))), num(o.get("train_loss")), pf,
+                o.get("bytes_up").asLong(), o.get("bytes_down").asLong(), o.get("seconds").asDouble(), task);
     }
 
     /**
@@ -58,10 +61,11 @@ final class Reports {
             return fin;
         }
         RoundRecord last = records.get(records.size() - 1);
-        put(fin, "accuracy", last.accuracy());
-        put(fin, "macro_f1", last.macroF1());
-        put(fin, "worst_client_accuracy", last.worstAccuracy());
-        put(fin, "local_accuracy", last.localAccuracy());
+        List<String> key = RoundRecord.keys(last.task());
+        put(fin, key.get(0), last.accuracy());
+        put(fin, key.get(1), last.macroF1());
+        put(fin, "worst_client_" + key.get(0), last.worstAccuracy());
+        put(fin, key.get(3), last.localAccuracy());
         ObjectNode pf = fin.putObject("per_format");
         last.perFormat().forEach((f, m) -> {
             ObjectNode x = pf.putObject(f);
@@ -81,8 +85,8 @@ final class Reports {
                 return n;
             });
             String prefix = l.get("split").asText().equals("local") ? "local_" : "";
-            c.set(prefix + "accuracy", l.get("accuracy"));
-            c.set(prefix + "macro_f1", l.get("macro_f1"));
+            c.set(prefix + key.get(0), l.get(key.get(0)));
+            c.set(prefix + key.get(1), l.get(key.get(1)));
         }
         ArrayNode pc = fin.putArray("per_client");
         clients.values().forEach(pc::add);

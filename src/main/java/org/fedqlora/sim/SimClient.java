@@ -17,6 +17,8 @@ import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.train.ClassificationHead;
 import org.fedqlora.train.EncodedExamples;
+import org.fedqlora.train.LanguageModel;
+import org.fedqlora.train.LmMetrics;
 import org.fedqlora.train.Evaluator;
 import org.fedqlora.train.Metrics;
 import org.fedqlora.train.QuantizedModel;
@@ -39,8 +41,8 @@ final class SimClient implements Client, MethodRun.Participant {
     private final QuantFormat format;
     private final Method method;
     private final QuantizedModel model;
-    private final EncodedExamples train;
-    private final EncodedExamples localTest;
+    private final TaskExamples train;
+    private final TaskExamples localTest;
     private final SimContext ctx;
     /*
      * Persistent state lives on the host only, exactly what a checkpoint holds; the engine-side adapters and head
@@ -55,8 +57,8 @@ final class SimClient implements Client, MethodRun.Participant {
     private AdapterSet adapters;
     private ClassificationHead head;
 
-    SimClient(String id, int index, QuantFormat format, Method method, QuantizedModel model, EncodedExamples train,
-              EncodedExamples localTest, SimContext ctx) {
+    SimClient(String id, int index, QuantFormat format, Method method, QuantizedModel model, TaskExamples train,
+              TaskExamples localTest, SimContext ctx) {
         this.id = id;
         this.index = index;
         this.format = format;
@@ -70,21 +72,26 @@ final class SimClient implements Client, MethodRun.Participant {
     /** Builds this client's adapters and head on the shared base and loads its state and the received global. */
     private void open(Map<String, HostTensor> global) {
         adapters = model.newAdapters(ctx.lora(), ctx.config().seed(), method.usesQa());
-        head = ClassificationHead.init(model.encoder().manager(), model.encoder().encoder().config().hidden(),
-                ctx.classes(), ctx.config().seed());
+        // a causal LM has no head: its output layer is the decoder's own (frozen) lm_head
+        head = ctx.task().causalLm() ? null : ClassificationHead.init(model.encoder().manager(),
+                model.encoder().encoder().config().hidden(), ctx.classes(), ctx.config().seed());
         if (qa != null) {
             adapters.loadQaState(qa);
         }
         Map<String, HostTensor> start = method.aggregates() || own == null ? global : own;
         adapters.loadLoraState(start);
-        head.load(start);
+        if (head != null) {
+            head.load(start);
+        }
         adapters.attach();
     }
 
     /** Takes the adapters off the shared base and frees them. */
     private void close() {
         adapters.close();
-        head.close();
+        if (head != null) {
+            head.close();
+        }
         adapters = null;
         head = null;
     }
@@ -120,15 +127,15 @@ final class SimClient implements Client, MethodRun.Participant {
         Map<String, HostTensor> send = new LinkedHashMap<>();
         try {
             Engines.seed(ctx.seed(index, ins.round()));
-            TextClassifier clf = classifier();
             if (method == Method.IFEDQLORA && ins.round() > 1) {
-                refineQa(clf, ins.round());
+                refineQa(ins.round());
             }
-            List<NDArray> params = clf.trainable(method.freezesA(), false);
+            List<NDArray> params = ctx.task().causalLm() ? languageModel().trainable(method.freezesA(), false)
+                    : classifier().trainable(method.freezesA(), false);
             double mu = FedProx.mu(ins.config());
             List<NDArray> anchor = mu > 0 ? snapshot(params) : null;
             try {
-                r = Trainer.train(clf, params, train, null, ctx.options(index, ins.round(), (float) mu), anchor,
+                r = Trainer.run(objective(), params, ctx.options(index, ins.round(), (float) mu), anchor, null,
                         new Trainer.Listener() { });
                 ctx.clock().trained(r.tokens(), r.seconds());
             } finally {
@@ -146,10 +153,14 @@ final class SimClient implements Client, MethodRun.Participant {
                         send.put(name, t);
                     }
                 });
-                send.putAll(head.state());
+                if (head != null) {
+                    send.putAll(head.state());
+                }
             } else {
                 own = new LinkedHashMap<>(lastLocal);
-                own.putAll(head.state());
+                if (head != null) {
+                    own.putAll(head.state());
+                }
             }
         } finally {
             close();
@@ -172,24 +183,64 @@ final class SimClient implements Client, MethodRun.Participant {
     public EvaluateRes evaluate(EvaluateIns ins) {
         open(ins.parameters());
         try {
-            TextClassifier clf = classifier();
-            Metrics global = ctx.evaluateGlobal(this, ins.round(), () -> timedEvaluate(clf, ctx.test()));
-            Metrics local = localTest.size() == 0 ? null : timedEvaluate(clf, localTest);
-            Map<String, Double> m = new LinkedHashMap<>();
-            m.put("accuracy", global.accuracy());
-            m.put("macro_f1", global.macroF1());
-            m.put("loss", global.loss());
-            m.put("examples", (double) global.total());
-            if (local != null) {
-                m.put("local_accuracy", local.accuracy());
-                m.put("local_macro_f1", local.macroF1());
-                m.put("local_loss", local.loss());
-                m.put("local_examples", (double) local.total());
-            }
-            return new EvaluateRes(id, global.total(), m);
+            return ctx.task().causalLm() ? evaluateLm(ins) : evaluateClassifier(ins);
         } finally {
             close();
         }
+    }
+
+    private EvaluateRes evaluateClassifier(EvaluateIns ins) {
+        TextClassifier clf = classifier();
+        Metrics global = ctx.evaluateGlobal(this, ins.round(), () -> timedEvaluate(clf, ctx.test().classification()));
+        Metrics local = localTest.size() == 0 ? null : timedEvaluate(clf, localTest.classification());
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("accuracy", global.accuracy());
+        m.put("macro_f1", global.macroF1());
+        m.put("loss", global.loss());
+        m.put("examples", (double) global.total());
+        if (local != null) {
+            m.put("local_accuracy", local.accuracy());
+            m.put("local_macro_f1", local.macroF1());
+            m.put("local_loss", local.loss());
+            m.put("local_examples", (double) local.total());
+        }
+        return new EvaluateRes(id, global.total(), m);
+    }
+
+    /** Perplexity over the response tokens of the global test set and of the client's own test split. */
+    private EvaluateRes evaluateLm(EvaluateIns ins) {
+        LanguageModel lm = languageModel();
+        LmMetrics global = ctx.evaluateGlobal(this, ins.round(),
+                () -> LanguageModel.evaluate(lm, ctx.test().lm(), ctx.lmEvalBatch()));
+        LmMetrics local = localTest.size() == 0 ? null : LanguageModel.evaluate(lm, localTest.lm(), ctx.lmEvalBatch());
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("perplexity", global.perplexity());
+        m.put("loss", global.loss());
+        m.put("tokens", (double) global.tokens());
+        m.put("examples", (double) global.examples());
+        if (local != null) {
+            m.put("local_perplexity", local.perplexity());
+            m.put("local_loss", local.loss());
+            m.put("local_tokens", (double) local.tokens());
+            m.put("local_examples", (double) local.examples());
+        }
+        return new EvaluateRes(id, global.examples(), m);
+    }
+
+    private LanguageModel languageModel() {
+        return new LanguageModel(model.encoder(), adapters);
+    }
+
+    /** What local training minimises for this client's task and data. */
+    private Trainer.Objective objective() {
+        if (train.size() == 0) {
+            throw new org.fedqlora.UserException("client " + index + " has no training example that keeps a response "
+                    + "token within data.max_length tokens; raise data.max_length");
+        }
+        if (ctx.task().causalLm()) {
+            return languageModel().objective(train.lm());
+        }
+        return Trainer.classification(classifier(), train.classification());
     }
 
     private TextClassifier classifier() {
@@ -206,10 +257,10 @@ final class SimClient implements Client, MethodRun.Participant {
      *       federation agreed on (heterogeneity bias) moves into the private adapter.</li>
      * </ul>
      */
-    private void refineQa(TextClassifier clf, int round) {
+    private void refineQa(int round) {
         if (ctx.config().ifedqlora().refine().equals("train")) {
             List<NDArray> qa = adapters.qaParameters().stream().map(Parameter::array).toList();
-            Trainer.Result refined = Trainer.train(clf, qa, train, null, ctx.refineOptions(index, round), null,
+            Trainer.Result refined = Trainer.run(objective(), qa, ctx.refineOptions(index, round), null, null,
                     new Trainer.Listener() { });
             ctx.clock().trained(refined.tokens(), refined.seconds());
             return;

@@ -3,8 +3,6 @@ package org.fedqlora.sim;
 import org.fedqlora.adapter.LoraConfig;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.sim.config.SimConfig;
-import org.fedqlora.train.EncodedExamples;
-import org.fedqlora.train.Metrics;
 import org.fedqlora.train.Optimizer;
 import org.fedqlora.train.TrainOptions;
 
@@ -22,17 +20,23 @@ final class SimContext {
     private final Method method;
     private final LoraConfig lora;
     private final int classes;
-    private final EncodedExamples test;
-    private final Map<String, Metrics> globalCache = new HashMap<>();
+    private final TaskExamples test;
+    private final SimTask task;
+    private final Map<String, Object> globalCache = new HashMap<>();
     private final PhaseClock clock = new PhaseClock();
 
-    SimContext(SimConfig config, Method method, int classes, EncodedExamples test) {
+    SimContext(SimConfig config, Method method, int classes, TaskExamples test, SimTask task) {
         this.config = config;
         this.method = method;
         this.lora = new LoraConfig(config.lora().rank(), (float) config.lora().alpha(), (float) config.lora().dropout(),
                 config.lora().targets());
         this.classes = classes;
         this.test = test;
+        this.task = task;
+    }
+
+    SimTask task() {
+        return task;
     }
 
     /** Training and evaluation time and tokens of this method's run (summary.json "throughput"). */
@@ -52,8 +56,13 @@ final class SimContext {
         return classes;
     }
 
-    EncodedExamples test() {
+    TaskExamples test() {
         return test;
+    }
+
+    /** Evaluation batch for causal-LM (sequences are long: the local batch size, at least 8). */
+    int lmEvalBatch() {
+        return Math.max(8, config.local().batchSize());
     }
 
     int evalBatch() {
@@ -93,12 +102,13 @@ final class SimContext {
     }
 
     /** The client's global-test metrics, shared between interchangeable clients within a round. */
-    Metrics evaluateGlobal(SimClient client, int round, Supplier<Metrics> compute) {
+    @SuppressWarnings("unchecked")
+    <T> T evaluateGlobal(SimClient client, int round, Supplier<T> compute) {
         if (method.personalQa() || !method.aggregates()) {
             return compute.get();
         }
         String key = round + "/" + client.modelKey();
-        return globalCache.computeIfAbsent(key, k -> compute.get());
+        return (T) globalCache.computeIfAbsent(key, k -> compute.get());
     }
 
     void endRound() {

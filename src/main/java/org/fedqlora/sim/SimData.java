@@ -5,7 +5,9 @@ import org.fedqlora.data.Dataset;
 import org.fedqlora.data.DatasetFiles;
 import org.fedqlora.data.DemoData;
 import org.fedqlora.data.Example;
+import org.fedqlora.data.DemoInstructions;
 import org.fedqlora.data.Fields;
+import org.fedqlora.data.InstructionFiles;
 import org.fedqlora.data.LabelMap;
 import org.fedqlora.data.Partition;
 import org.fedqlora.data.Partitioner;
@@ -35,13 +37,32 @@ public record SimData(Dataset train, Dataset test, Partition partition, List<int
     public static SimData load(SimConfig c) {
         SimConfig.Data d = c.data();
         Fields fields = new Fields(d.textField(), d.labelField());
+        boolean lm = SimTask.of(c).causalLm();
         Dataset pool;
         Dataset test;
         Partition partition = null;
         if (c.partition().method().equals("files")) {
             return fromClientFiles(c, fields);
         }
-        if (d.train().equals("demo")) {
+        if (lm) {
+            // instruction data: each example's text is its conversation, its label the category (see InstructionFiles)
+            if (d.train().equals("demo")) {
+                DemoData.Demo demo = DemoData.generate(c.seed());
+                pool = InstructionFiles.asDataset(DemoInstructions.conversations(demo.train(), "demo instructions (train)"));
+                test = d.test().isPresent() ? instructions(c, d.test().get())
+                        : InstructionFiles.asDataset(DemoInstructions.conversations(demo.test(), "demo instructions (test)"));
+            } else {
+                pool = instructions(c, d.train());
+                if (d.test().isPresent()) {
+                    test = instructions(c, d.test().get());
+                } else {
+                    Splits.TrainEval s = Splits.trainEval(pool, d.evalFraction(), c.seed());
+                    pool = s.train();
+                    test = s.eval();
+                }
+            }
+            checkCategories(c, pool);
+        } else if (d.train().equals("demo")) {
             DemoData.Demo demo = DemoData.generate(c.seed());
             pool = demo.train();
             test = d.test().isPresent() ? DatasetFiles.load(Path.of(d.test().get()), fields, pool.labels()) : demo.test();
@@ -65,6 +86,21 @@ public record SimData(Dataset train, Dataset test, Partition partition, List<int
         return split(c, pool, test, partition);
     }
 
+    private static Dataset instructions(SimConfig c, String file) {
+        return InstructionFiles.asDataset(InstructionFiles.load(Path.of(file), c.data().categoryField()));
+    }
+
+    /** dirichlet and shards skew over labels: instruction data needs categories for them. */
+    private static void checkCategories(SimConfig c, Dataset pool) {
+        String m = c.partition().method();
+        if ((m.equals("dirichlet") || m.equals("shards")) && pool.labels().size() == 1) {
+            throw new UserException("partition.method = " + m + " skews the clients over categories, but "
+                    + pool.source() + " has " + (pool.labels().labels().get(0).equals(InstructionFiles.NO_CATEGORY)
+                    ? "no '" + c.data().categoryField() + "' field" : "a single category") + "; use iid or quantity, "
+                    + "or name the category field with data.category_field");
+        }
+    }
+
     private static Partitioner partitioner(SimConfig c) {
         SimConfig.Partition p = c.partition();
         return switch (p.method()) {
@@ -80,8 +116,9 @@ public record SimData(Dataset train, Dataset test, Partition partition, List<int
     private static SimData fromClientFiles(SimConfig c, Fields fields) {
         List<Dataset> files = new ArrayList<>();
         Set<String> labels = new LinkedHashSet<>();
+        boolean lm = SimTask.of(c).causalLm();
         for (String f : c.data().clientFiles()) {
-            Dataset ds = DatasetFiles.load(Path.of(f), fields);
+            Dataset ds = lm ? instructions(c, f) : DatasetFiles.load(Path.of(f), fields);
             files.add(ds);
             labels.addAll(ds.labels().labels());
         }
@@ -102,7 +139,7 @@ public record SimData(Dataset train, Dataset test, Partition partition, List<int
         Dataset pool = new Dataset(all, map, "client files");
         Dataset test;
         if (c.data().test().isPresent()) {
-            test = DatasetFiles.load(Path.of(c.data().test().get()), fields, map);
+            test = lm ? instructions(c, c.data().test().get()) : DatasetFiles.load(Path.of(c.data().test().get()), fields, map);
         } else {
             throw new UserException("partition.method = files needs a global test set in data.test");
         }

@@ -20,7 +20,13 @@ import org.fedqlora.sim.config.Run;
 import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.train.ClassificationHead;
+import org.fedqlora.data.Conversation;
+import org.fedqlora.data.Dataset;
+import org.fedqlora.data.InstructionFiles;
+import org.fedqlora.tokenize.ChatEncoder;
 import org.fedqlora.train.EncodedExamples;
+import org.fedqlora.train.InstructionExamples;
+import org.fedqlora.train.InstructionTuning;
 import org.fedqlora.train.QuantizedModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -177,11 +183,23 @@ public final class Simulation {
         Method first = Method.parse(c.methods().get(0));
         QuantizedModel any = model(c, SimContext.modelKey(c, first, first.baseFormat(c.clientFormats().get(0),
                 c.clientFormats())));
-        var tok = any.encoder().tokenizer();
         long pad = any.encoder().encoder().config().padTokenId();
-        EncodedExamples pool = EncodedExamples.of(data.train().examples(), tok, pad);
-        EncodedExamples test = EncodedExamples.of(data.test().examples(), tok, pad);
-        Map<String, HostTensor> initial = initialParameters(c, any, data.train().labels().size());
+        SimTask task = SimTask.of(c);
+        TaskExamples pool;
+        TaskExamples test;
+        if (task.causalLm()) {
+            InstructionTuning.requireDecoder(any.encoder().folder());
+            try (ChatEncoder enc = InstructionTuning.encoder(any.encoder().folder(), c.data().chatTemplate(),
+                    c.data().maxLength(), LOG::warn)) {
+                pool = TaskExamples.of(encodeAligned(enc, data.train(), pad, "training pool"));
+                test = TaskExamples.of(encodeAligned(enc, data.test(), pad, "global test set"));
+            }
+        } else {
+            var tok = any.encoder().tokenizer();
+            pool = TaskExamples.of(EncodedExamples.of(data.train().examples(), tok, pad));
+            test = TaskExamples.of(EncodedExamples.of(data.test().examples(), tok, pad));
+        }
+        Map<String, HostTensor> initial = initialParameters(c, any, data.train().labels().size(), task);
         try {
             Files.createDirectories(dir);
             write(dir.resolve("partition.json"), pretty(partitionJson(c, data)));
@@ -232,11 +250,55 @@ public final class Simulation {
         return new RunSummary(run, summary, lines);
     }
 
-    /** The shared starting point of every method: LoRA (A Kaiming-uniform, B zero) and the head, from the seed. */
+    /**
+     * Conversations → ids and completion-only labels, one per example of {@code d} (indices stay those of the data
+     * set, so the partition applies); truncation is reported, and examples left without a response token are kept
+     * here but skipped by every client ({@link TaskExamples#subset}).
+     */
+    private static InstructionExamples encodeAligned(ChatEncoder enc, Dataset d, long pad, String what) {
+        List<ChatEncoder.Encoded> all = new ArrayList<>();
+        int truncated = 0;
+        int dropped = 0;
+        long cut = 0;
+        long targets = 0;
+        for (Conversation conv : InstructionFiles.conversations(d)) {
+            ChatEncoder.Encoded e = enc.encode(conv);
+            truncated += e.truncated() ? 1 : 0;
+            cut += e.targetsCut();
+            dropped += e.targets() == 0 ? 1 : 0;
+            targets += e.targets();
+            all.add(e);
+        }
+        String w = new ChatEncoder.Stats(d.size(), truncated, cut, dropped, targets, enc.maxLength()).warning(what);
+        if (w != null) {
+            LOG.warn(w.replace("(--max-length)", "(data.max_length)"));
+        }
+        if (dropped == d.size()) {
+            throw new UserException(what + ": no example keeps a response token within data.max_length = "
+                    + enc.maxLength() + " tokens; raise data.max_length");
+        }
+        return InstructionExamples.of(all, pad);
+    }
+
+    /**
+     * The shared starting point of every method: LoRA (A Kaiming-uniform, B zero) and, for classification, the
+     * head, from the seed.
+     */
     static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes) {
+        return initialParameters(c, m, classes, SimTask.of(c));
+    }
+
+    /** As above, for {@code task}. */
+    static Map<String, HostTensor> initialParameters(SimConfig c, QuantizedModel m, int classes, SimTask task) {
         LoraConfig lora = new LoraConfig(c.lora().rank(), (float) c.lora().alpha(), (float) c.lora().dropout(),
                 c.lora().targets());
         Map<String, HostTensor> init = new LinkedHashMap<>();
+        if (task.causalLm()) {
+            try (AdapterSet a = m.newAdapters(lora, c.seed(), false)) {
+                init.putAll(a.loraState());
+            }
+            return init;
+        }
         try (AdapterSet a = m.newAdapters(lora, c.seed(), false);
              ClassificationHead h = ClassificationHead.init(m.encoder().manager(),
                      m.encoder().encoder().config().hidden(), classes, c.seed())) {

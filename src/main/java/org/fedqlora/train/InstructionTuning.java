@@ -23,7 +23,8 @@ public final class InstructionTuning {
         if (!folder.isDecoder()) {
             throw new UserException(folder.name() + " is a " + folder.modelType() + " encoder; instruction tuning "
                     + "(causal-LM) needs a decoder (model_type " + String.join(", ", LlamaConfig.SUPPORTED_TYPES)
-                    + "). For text/label data, train a classifier (--task classification).");
+                    + "): pass its folder with --model PATH (simulate: --set model=PATH). For text/label data, train a "
+                    + "classifier (--task classification).");
         }
     }
 

@@ -64,7 +64,16 @@ public final class Trainer {
     public static Result train(TextClassifier clf, List<NDArray> params, EncodedExamples data, EncodedExamples eval,
                                TrainOptions o, List<NDArray> anchor, Listener listener) {
         NDManager root = clf.encoder().manager();
-        Objective objective = new Objective() {
+        Objective objective = classification(clf, data);
+        Supplier<Metrics> evaluate = eval == null ? null
+                : () -> Evaluator.evaluate(clf, eval, Math.max(o.batchSize(), 32), root).metrics();
+        return run(objective, params, o, anchor, evaluate, listener);
+    }
+
+    /** Classification's objective: mean cross-entropy of the classifier's logits against the labels. */
+    public static Objective classification(TextClassifier clf, EncodedExamples data) {
+        NDManager root = clf.encoder().manager();
+        return new Objective() {
             @Override
             public int size() {
                 return data.size();
@@ -86,9 +95,6 @@ public final class Trainer {
                 return data.batch(idx).tokens();
             }
         };
-        Supplier<Metrics> evaluate = eval == null ? null
-                : () -> Evaluator.evaluate(clf, eval, Math.max(o.batchSize(), 32), root).metrics();
-        return run(objective, params, o, anchor, evaluate, listener);
     }
 
     /**

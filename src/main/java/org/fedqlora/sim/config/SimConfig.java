@@ -86,7 +86,7 @@ public record SimConfig(
     public static SimConfig defaults() {
         return new SimConfig(
                 "minilm",
-                new Data("demo", Optional.empty(), "text", "label", 0.2, 64, 0, List.of()),
+                new Data("demo", Optional.empty(), "text", "label", 0.2, 64, 0, List.of(), "auto", "auto", "category"),
                 4,
                 FormatSpec.parse("nf2:0.5,nf4:0.5"),
                 new Quant(64, false),
@@ -143,7 +143,13 @@ public record SimConfig(
             double evalFraction,       // share of train held out as the global test set when test is empty
             int maxLength,             // tokens per example after truncation, [CLS] and [SEP] included (>= 3)
             int limit,                 // cap on the training examples used (0 = all), for quick runs
-            List<String> clientFiles) { // one data file per client (partition.method must then be files)
+            List<String> clientFiles,  // one data file per client (partition.method must then be files)
+            String task,               // see TASKS: auto = causal-lm when data.train holds instruction rows
+            String chatTemplate,       // causal-lm: auto (the model's, else plain), plain, or a .jinja file
+            String categoryField) {    // causal-lm: the field dirichlet/shards partition over (optional in the data)
+
+        /** Valid {@link #task}s: classification (text/label) or causal-lm (instruction tuning of a decoder). */
+        public static final List<String> TASKS = List.of("auto", "classification", "causal-lm");
 
         public Data {
             Check.notBlank("data.train", train);
@@ -159,6 +165,9 @@ public record SimConfig(
             Check.atLeast("data.limit", limit, 0);
             clientFiles = List.copyOf(clientFiles);
             clientFiles.forEach(f -> Check.notBlank("data.client_files (an element)", f));
+            task = Check.oneOf("data.task", task, TASKS);
+            Check.notBlank("data.chat_template", chatTemplate);
+            Check.notBlank("data.category_field", categoryField);
         }
     }
 

@@ -54,7 +54,7 @@ class ConfigLoaderTest {
     void everyKeyOfTheTableExists() {
         assertThat(Settings.KEYS.keySet()).contains("model", "data.train", "data.test", "data.text_field",
                 "data.label_field", "data.eval_fraction", "data.max_length", "data.limit", "data.client_files",
-                "clients", "formats", "quant.group_size", "quant.double_quant", "partition.method",
+                "data.task", "data.chat_template", "data.category_field", "clients", "formats", "quant.group_size", "quant.double_quant", "partition.method",
                 "partition.alpha", "partition.shards_per_client", "partition.min_size",
                 "partition.local_test_fraction", "methods", "rounds", "fraction", "failure.min_clients",
                 "failure.min_fraction", "local.epochs", "local.steps", "local.batch_size", "local.optimizer",
@@ -69,7 +69,7 @@ class ConfigLoaderTest {
                 "privacy.adaptive_clip.count_noise", "privacy.noise_multiplier", "privacy.target_epsilon",
                 "privacy.delta", "secagg.enabled", "secagg.threshold", "secagg.neighbours", "secagg.bits",
                 "secagg.clip", "secagg.max_weight", "compute", "seed", "seeds", "sweep", "experiments");
-        assertThat(Settings.KEYS).hasSize(78);
+        assertThat(Settings.KEYS).hasSize(81);
     }
 
     @Test
@@ -225,10 +225,22 @@ class ConfigLoaderTest {
 
     @Test
     void everyListedPresetLoads() {
-        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "privacy");
+        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "privacy", "llm-demo");
         for (String name : ConfigLoader.presets()) {
             assertThat(ConfigLoader.loadPreset(name, List.of())).isNotNull();
         }
+    }
+
+    @Test
+    void llmDemoPresetTunesADecoderOnMixedNf2Nf4Clients() {
+        SimConfig c = ConfigLoader.loadPreset("llm-demo", List.of("model=/models/SmolLM2-135M-Instruct"));
+        assertThat(c.model()).isEqualTo("/models/SmolLM2-135M-Instruct");
+        assertThat(c.data().task()).isEqualTo("causal-lm");
+        assertThat(c.data().train()).isEqualTo("demo");
+        assertThat(c.methods()).containsExactly("lora", "fedqlora", "ifedqlora");
+        assertThat(c.clientFormats()).extracting(f -> f.id()).containsExactly("nf2", "nf4", "nf2", "nf4");
+        assertThat(c.partition().method()).isEqualTo("dirichlet");
+        assertThat(c.lora().targets()).containsExactly("q_proj", "v_proj");
     }
 
     @Test
