@@ -45,7 +45,7 @@ import java.util.concurrent.Executors;
                 "  fedqlora bench aggregate --clients 10,100,1000 --model minilm --lora-rank 8 --targets query,value",
                 "  fedqlora bench aggregate --clients 100 --compression deflate --json"})
 public final class BenchAggregate implements java.util.concurrent.Callable<Integer> {
-    @Option(names = "--clients", split = ",", defaultValue = "10,100,1000", description = "Client counts to run.")
+    @Range(min = 1, max = 100_000) @Option(names = "--clients", split = ",", defaultValue = "10,100,1000", description = "Client counts to run.")
     List<Integer> clients;
     @Option(names = "--model", defaultValue = "minilm", description = "Model whose LoRA shapes the updates have.")
     String model;
