@@ -75,7 +75,9 @@ class FaultsTest {
             assertThat(round.isAccepted()).isTrue();
             assertThat(round.successes()).containsExactly("a", "b");
             assertThat(round.failures()).extracting(Failure::clientId).containsExactly("c");
-            assertThat(round.failures().get(0).reason()).contains("disconnected");
+            // normally seen as a dropped connection; when the channel's close races the long-poll heartbeat the
+            // server only learns of it at the round timeout: either way the client's failure, never the round's
+            assertThat(round.failures().get(0).reason()).containsAnyOf("disconnected", "round timeout");
             assertThat(r.parameters().get("a.lora_B.weight").toFloats()).containsExactly(1.5f, 0.5f);
         }
     }
