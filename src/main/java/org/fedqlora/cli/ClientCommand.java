@@ -7,7 +7,6 @@ import org.fedqlora.data.Fields;
 import org.fedqlora.data.Partition;
 import org.fedqlora.data.Partitioner;
 import org.fedqlora.fed.Client;
-import org.fedqlora.model.ModelHash;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.sim.DeployedClient;
@@ -90,7 +89,7 @@ public final class ClientCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create --state-dir " + stateDir, e);
         }
-        String hash = ModelHash.of(Models.open(model));
+        String hash = Models.open(model).contentHash();
         // load the engine here: torch's grad mode is per thread, and the worker thread must see the same mode as
         // simulate's training thread
         org.fedqlora.engine.Engines.get();

@@ -10,7 +10,6 @@ import org.fedqlora.fed.PhaseResult;
 import org.fedqlora.fed.RunningMean;
 import org.fedqlora.fed.Transport;
 import org.fedqlora.model.ModelFolder;
-import org.fedqlora.model.ModelHash;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QaSpec;
 import org.fedqlora.quant.QuantFormat;
@@ -80,7 +79,7 @@ public final class ServerCommand implements Callable<Integer> {
         Deployment.checkDeployable(c);
         var credentials = credentials();
         ModelFolder folder = Models.open(c.model());
-        String hash = ModelHash.of(folder);
+        String hash = folder.contentHash();
         long t0 = System.nanoTime();
         try (QuantizedModel base = QuantizedModel.load(folder, new QuantSpec(QuantFormat.FP32, c.quant().groupSize(),
                 false), QaSpec.none(), QuantizedBase.Residency.DEQUANTIZED, c.data().maxLength())) {

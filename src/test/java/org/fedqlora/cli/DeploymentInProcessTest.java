@@ -2,7 +2,6 @@ package org.fedqlora.cli;
 
 import org.fedqlora.data.DatasetFiles;
 import org.fedqlora.data.Fields;
-import org.fedqlora.model.ModelHash;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QaSpec;
 import org.fedqlora.quant.QuantFormat;
@@ -47,7 +46,7 @@ class DeploymentInProcessTest {
     }
 
     static GrpcTransport transport(SimConfig c, int port) {
-        String hash = ModelHash.of(Models.open(c.model()));
+        String hash = Models.open(c.model()).contentHash();
         return GrpcTransport.start(port, Tls.insecureServer(), false, GrpcTransport.Options.defaults(hash)
                 .withPollMs(500).withRoundTimeout(Duration.ofSeconds(120)).withConfigYaml(ConfigWriter.toYaml(c)));
     }
@@ -71,7 +70,7 @@ class DeploymentInProcessTest {
         }
         FederationNode node = new FederationNode(new FederationNode.Options("localhost:" + port, Tls.insecureClient(),
                 Duration.ofMillis(50), Duration.ofMillis(500), 1),
-                ClientCommand.virtualClients(clients, ModelHash.of(Models.open(c.model())), state), worker);
+                ClientCommand.virtualClients(clients, Models.open(c.model()).contentHash(), state), worker);
         Thread t = new Thread(node::run);
         t.setDaemon(true);
         t.start();
