@@ -64,6 +64,11 @@ public final class Linear {
         return bias;
     }
 
+    /** Bytes of the frozen part held in memory: the base weight as resident (packed or dense) and the bias. */
+    public long residentBytes() {
+        return base.residentBytes() + (bias == null ? 0 : 4L * bias.size());
+    }
+
     public int in() {
         return base.in();
     }

@@ -239,10 +239,7 @@ public final class BertEncoder implements Backbone {
     /** Bytes held by frozen weights: embeddings, norms, biases, and each linear's base as resident. */
     @Override
     public long baseWeightBytes() {
-        long total = 0;
-        for (Linear l : linears()) {
-            total += l.base().residentBytes() + (l.bias() == null ? 0 : 4L * l.bias().size());
-        }
+        long total = linears().stream().mapToLong(Linear::residentBytes).sum();
         total += 4L * (wordEmb.size() + posEmb.size() + (typeEmb == null ? 0 : typeEmb.size()));
         total += 8L * config.hidden() * (1 + 2L * config.layers());
         return total;

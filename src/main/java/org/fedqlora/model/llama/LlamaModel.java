@@ -354,10 +354,7 @@ public final class LlamaModel implements Backbone {
 
     @Override
     public long baseWeightBytes() {
-        long total = 0;
-        for (Linear l : linears()) {
-            total += l.base().residentBytes() + (l.bias() == null ? 0 : 4L * l.bias().size());
-        }
+        long total = linears().stream().mapToLong(Linear::residentBytes).sum();
         total += 4L * embed.size() + (lmHead == embed ? 0 : 4L * lmHead.size());
         total += 4L * config.hidden() * (1 + 2L * config.layers());
         return total;
