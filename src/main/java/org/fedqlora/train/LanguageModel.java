@@ -126,7 +126,11 @@ public final class LanguageModel {
 
             @Override
             public long tokens(int[] idx) {
-                return data.batch(idx).tokens();
+                long n = 0;                     // the real tokens of the batch, without padding it a second time
+                for (int i : idx) {
+                    n += data.length(i);
+                }
+                return n;
             }
         };
     }
