@@ -37,6 +37,16 @@ public final class SecAggServer {
          * @return the replies of the clients that answered, and for the others why not (dropped, timed out, refused)
          */
         Replies exchange(Map<String, Message> requests);
+
+        /** Bytes of all requests delivered so far (0 if the channel does not count). */
+        default long bytesDown() {
+            return 0;
+        }
+
+        /** Bytes of all replies received so far (0 if the channel does not count). */
+        default long bytesUp() {
+            return 0;
+        }
     }
 
     /** What a stage brought back: replies by client id, and reasons by client id for those without a reply. */
