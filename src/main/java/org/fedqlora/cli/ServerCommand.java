@@ -20,6 +20,7 @@ import org.fedqlora.quant.QuantizedBase;
 import org.fedqlora.report.SummaryTable;
 import org.fedqlora.sim.Deployment;
 import org.fedqlora.sim.Method;
+import org.fedqlora.sim.RoundRecord;
 import org.fedqlora.sim.config.ConfigLoader;
 import org.fedqlora.sim.config.ConfigWriter;
 import org.fedqlora.sim.config.SimConfig;
@@ -110,10 +111,24 @@ public final class ServerCommand implements Callable<Integer> {
                     Outputs.writeAtomically(portFile, Integer.toString(transport.port()).getBytes());
                 }
                 JsonNode summary = Deployment.serve(c, out, resume, base, network(c, transport),
-                        (method, round, rounds, rec) -> {
-                            if (rec != null) {
-                                System.err.printf(Locale.ROOT, "%s round %d/%d: accuracy %.4f (worst %.4f)%n",
-                                        method.id, round, rounds, rec.accuracy(), rec.worstAccuracy());
+                        new Deployment.Listener() {
+                            private String privacy = "";
+
+                            @Override
+                            public void privacy(Method method, int round, double epsilon, double delta) {
+                                privacy = String.format(Locale.ROOT, ", ε = %.3f (δ = %.1g)", epsilon, delta);
+                            }
+
+                            @Override
+                            public void round(Method method, int round, int rounds, RoundRecord rec) {
+                                if (rec != null) {
+                                    System.err.printf(Locale.ROOT, "%s round %d/%d: accuracy %.4f (worst %.4f)%s%n",
+                                            method.id, round, rounds, rec.accuracy(), rec.worstAccuracy(), privacy);
+                                } else if (!privacy.isEmpty()) {
+                                    System.err.printf(Locale.ROOT, "%s round %d/%d%s%n", method.id, round, rounds,
+                                            privacy);
+                                }
+                                privacy = "";
                             }
                         });
                 transport.finish(Duration.ofSeconds(5));

@@ -72,6 +72,10 @@ public final class Deployment {
     /** Progress callback: after each round of each method. */
     public interface Listener {
         void round(Method method, int round, int rounds, RoundRecord record);
+
+        /** With DP on, before {@link #round}: ε spent after {@code round} rounds, at δ. */
+        default void privacy(Method method, int round, double epsilon, double delta) {
+        }
     }
 
     private Deployment() {
@@ -140,9 +144,17 @@ public final class Deployment {
             MethodRun.Federation federation = new MethodRun.Federation(() -> participants(c, net),
                     () -> net.transport(m.id), 1, c.server().retries(), () -> { }, null,
                     c.secagg().enabled() ? net.secureChannel() : null);
-            MethodRun.Result r = MethodRun.runRounds(c, m, federation, initial, ckpt, (method, round, rounds, rec) -> {
-                saveFederation(fed, labelsFinal, net.roster());
-                listener.round(method, round, rounds, rec);
+            MethodRun.Result r = MethodRun.runRounds(c, m, federation, initial, ckpt, new MethodRun.Listener() {
+                @Override
+                public void round(Method method, int round, int rounds, RoundRecord rec) {
+                    saveFederation(fed, labelsFinal, net.roster());
+                    listener.round(method, round, rounds, rec);
+                }
+
+                @Override
+                public void privacy(Method method, int round, double epsilon, double delta) {
+                    listener.privacy(method, round, epsilon, delta);
+                }
             });
             methods.set(m.id, Reports.methodSummary(r));
             lines.addAll(r.lines());
