@@ -275,7 +275,7 @@ class SecAggGrpcTest {
     }
 
     @Test
-    void forgedReplayedAndMalformedMessagesAreRejectedAndTheSumOfTheOthersIsExact() {
+    void forgedReplayedMalformedAndMisshapenMessagesAreRejectedAndTheSumOfTheOthersIsExact() {
         Map<Integer, Behaviour> b = new TreeMap<>();
         // c1 answers SETUP of round 1 in the name of c2
         b.put(1, (task, honest) -> {
@@ -309,6 +309,17 @@ class SecAggGrpcTest {
             }
             return a;
         });
+        // c5 sends a masked input one word short in round 2 (another length than the others)
+        b.put(5, (task, honest) -> {
+            FederationNode.Answer a = honest.get();
+            if (task.round() != 2 || !task.phase().equals(SecAggPhases.phase(Stage.MASKED_INPUT))) {
+                return a;
+            }
+            Message m = SecAggPhases.message(a.tensors(), "test");
+            TreeMap<String, byte[]> p = new TreeMap<>(m.payload());
+            p.put("masked", java.util.Arrays.copyOf(p.get("masked"), p.get("masked").length - BITS / 8));
+            return answer(new Message(m.session(), m.stage(), m.sender(), m.receiver(), p));
+        });
         try (Fixture f = new Fixture(6, 4, b)) {
             List<RoundReport> reports = f.run(2);
 
@@ -320,10 +331,10 @@ class SecAggGrpcTest {
             assertThat(dropped.get("c1")).contains("SETUP").contains("claims to be from c2");
             assertThat(dropped.get("c2")).contains("SHARE_KEYS").contains("malformed secure-aggregation message");
             RoundReport second = reports.get(1);
-            assertWithinBound(second, expected(doubles(first.parameters().get("w")), List.of(1, 2, 3, 4, 5)),
-                    step(6));
-            assertThat(f.sessions.get(1).dropped()).containsOnlyKeys("c0");
+            assertWithinBound(second, expected(doubles(first.parameters().get("w")), List.of(1, 2, 3, 4)), step(6));
+            assertThat(f.sessions.get(1).dropped()).containsOnlyKeys("c0", "c5");
             assertThat(f.sessions.get(1).dropped().get("c0")).contains("MASKED_INPUT").contains("replayed");
+            assertThat(f.sessions.get(1).dropped().get("c5")).contains("another layout or length");
         }
     }
 
