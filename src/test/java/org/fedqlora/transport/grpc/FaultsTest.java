@@ -53,7 +53,8 @@ class FaultsTest {
 
     @Test
     void clientKilledMidRoundFailsAndTheRoundCompletesWithTheOthers() throws Exception {
-        try (Loopback lb = new Loopback(Loopback.fast())) {
+        // a and b answer at once; the round waits only for the victim: seen gone (disconnect grace) or timed out
+        try (Loopback lb = new Loopback(Loopback.fast().withRoundTimeout(Duration.ofSeconds(5)))) {
             lb.start(Tls.insecureClient(), List.of(Loopback.client("a", 10, Loopback.plus(1)),
                     Loopback.client("b", 10, Loopback.plus(1))));
             CountDownLatch working = new CountDownLatch(1);
@@ -112,7 +113,7 @@ class FaultsTest {
                 public FitRes fit(FitIns ins) {
                     if (calls.getAndIncrement() == 0) {
                         try {
-                            Thread.sleep(4_000);
+                            Thread.sleep(2_500); // beyond the 2 s round: the first attempt fails
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
                         }

@@ -12,6 +12,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -33,9 +36,6 @@ class FederationProcessesTest {
         Path pki = dir.resolve("pki");
         Certificates.writeFederation(pki, 3, List.of(), Duration.ofDays(1));
         Path simOut = dir.resolve("sim");
-        Simulation.run(f.config, simOut, false, new Simulation.Listener() { });
-        Map<String, HostTensor> simulated = Federations.finalGlobal(simOut);
-
         Path out = dir.resolve("fed");
         Path portFile = dir.resolve("port");
         Path serverLog = dir.resolve("server.log");
@@ -44,7 +44,11 @@ class FederationProcessesTest {
                 "--tls-cert", pki.resolve("server.crt").toString(), "--tls-key", pki.resolve("server.key").toString(),
                 "--client-ca", pki.resolve("ca.crt").toString());
         List<Process> clients = new ArrayList<>();
+        ExecutorService background = Executors.newSingleThreadExecutor();
         try {
+            // the reference, simulated in this JVM while the processes start and train
+            Future<?> simulation = background.submit(() -> Simulation.run(f.config, simOut, false,
+                    new Simulation.Listener() { }));
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (!Files.exists(portFile) && server.isAlive() && System.nanoTime() < end) {
                 Thread.sleep(100);
@@ -61,6 +65,7 @@ class FederationProcessesTest {
                         "--tls-key", pki.resolve(cn + ".key").toString()));
             }
 
+            simulation.get(150, TimeUnit.SECONDS);
             boolean exited = server.waitFor(150, TimeUnit.SECONDS);
 
             assertThat(exited).as(Federations.tail(serverLog)).isTrue();
@@ -71,6 +76,7 @@ class FederationProcessesTest {
                 assertThat(clients.get(i).exitValue()).isZero();
             }
         } finally {
+            background.shutdownNow();
             server.destroyForcibly();
             clients.forEach(Process::destroyForcibly);
         }
@@ -90,7 +96,7 @@ class FederationProcessesTest {
             }
         }
         Map<String, HostTensor> deployed = Federations.finalGlobal(out);
-        double diff = Federations.maxAbsDiff(deployed, simulated);
+        double diff = Federations.maxAbsDiff(deployed, Federations.finalGlobal(simOut));
         System.out.printf("deployed vs simulated final adapters: max |diff| = %.3g over %d tensors%n", diff,
                 deployed.size());
         assertThat(diff).as(Federations.tail(serverLog)).isLessThanOrEqualTo(MAX_DIFF);

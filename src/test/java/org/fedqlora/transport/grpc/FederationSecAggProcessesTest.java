@@ -2,21 +2,29 @@ package org.fedqlora.transport.grpc;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.fedqlora.sim.Method;
+import org.fedqlora.sim.RoundRecord;
 import org.fedqlora.sim.Simulation;
 import org.fedqlora.sim.config.ConfigLoader;
-import org.fedqlora.sim.config.SimConfig;
+import org.fedqlora.sim.config.Run;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.testing.Federations;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -51,15 +59,8 @@ class FederationSecAggProcessesTest {
         Path pki = dir.resolve("pki");
         Certificates.writeFederation(pki, 4, List.of(), Duration.ofDays(1));
         Path simOut = dir.resolve("sim");
-        JsonNode sim = Simulation.run(f.config, simOut, false, new Simulation.Listener() { });
-        // the aggregate of one round from the same start: secure (clients clip and mask) vs plain (server clips)
         Path secureOne = dir.resolve("secure-1");
         Path plainOne = dir.resolve("plain-1");
-        Simulation.run(ConfigLoader.load(f.configFile, List.of("rounds=1")), secureOne, false,
-                new Simulation.Listener() { });
-        Simulation.run(ConfigLoader.load(f.configFile, List.of("rounds=1", "secagg.enabled=false")), plainOne, false,
-                new Simulation.Listener() { });
-
         Path out = dir.resolve("fed");
         Path portFile = dir.resolve("port");
         Path serverLog = dir.resolve("server.log");
@@ -68,7 +69,25 @@ class FederationSecAggProcessesTest {
                 "--tls-cert", pki.resolve("server.crt").toString(), "--tls-key", pki.resolve("server.key").toString(),
                 "--client-ca", pki.resolve("ca.crt").toString());
         List<Process> clients = new ArrayList<>();
+        ExecutorService background = Executors.newSingleThreadExecutor();
+        JsonNode sim;
         try {
+            // while the processes start and train, this JVM simulates the same config (the reference), keeping
+            // round 1's global of it: the secure aggregate of round 1 from the common start; and the same first
+            // round with secagg off (the server sees and clips every update itself)
+            Future<JsonNode> simulations = background.submit(() -> {
+                JsonNode s = Simulation.run(f.config, simOut, false, new Simulation.Listener() {
+                    @Override
+                    public void round(Run run, Method method, int round, int rounds, RoundRecord record) {
+                        if (round == 1) {
+                            copyGlobal(simOut, 1, secureOne);
+                        }
+                    }
+                });
+                Simulation.run(ConfigLoader.load(f.configFile, List.of("rounds=1", "secagg.enabled=false")),
+                        plainOne, false, new Simulation.Listener() { });
+                return s;
+            });
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (!Files.exists(portFile) && server.isAlive() && System.nanoTime() < end) {
                 Thread.sleep(100);
@@ -85,6 +104,7 @@ class FederationSecAggProcessesTest {
                         "--tls-key", pki.resolve(cn + ".key").toString()));
             }
 
+            sim = simulations.get(300, TimeUnit.SECONDS);
             boolean exited = server.waitFor(240, TimeUnit.SECONDS);
 
             assertThat(exited).as(Federations.tail(serverLog)).isTrue();
@@ -95,6 +115,7 @@ class FederationSecAggProcessesTest {
                 assertThat(clients.get(i).exitValue()).isZero();
             }
         } finally {
+            background.shutdownNow();
             server.destroyForcibly();
             clients.forEach(Process::destroyForcibly);
         }
@@ -131,5 +152,17 @@ class FederationSecAggProcessesTest {
         }
         System.out.printf("round 1, secure vs plain aggregate: worst |diff| / (Δ/2 + 2 ulp) = %.3f, Δ = %.3g%n",
                 worst, step);
+    }
+
+    /** Copies {@code run}'s checkpoints/.../global-{@code round}.safetensors into {@code into}/checkpoints. */
+    static void copyGlobal(Path run, int round, Path into) {
+        String name = "global-" + round + ".safetensors";
+        try (Stream<Path> s = Files.walk(run.resolve("checkpoints"))) {
+            Path from = s.filter(p -> p.getFileName().toString().equals(name)).findFirst().orElseThrow();
+            Files.createDirectories(into.resolve("checkpoints"));
+            Files.copy(from, into.resolve("checkpoints").resolve(name));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }

@@ -53,8 +53,13 @@ class HostileInputTest {
         channel = ManagedChannelBuilder.forTarget(lb.target()).usePlaintext().build();
     }
 
+    /** Sessions this test joined by hand: they leave at the end, so the server need not wait for their next pull. */
+    private final List<JoinReply> joined = new ArrayList<>();
+
     @AfterEach
     void stop() throws InterruptedException {
+        joined.stream().filter(JoinReply::getAccepted)
+                .forEach(s -> FederationNode.leave(channel, s.getSession(), "the test is over"));
         channel.shutdownNow().awaitTermination(2, TimeUnit.SECONDS);
         lb.close();
     }
@@ -64,8 +69,10 @@ class HostileInputTest {
     }
 
     private JoinReply join(String id, String hash) {
-        return FederationGrpc.newBlockingStub(channel).join(JoinRequest.newBuilder().setProtocolVersion(Protocol.VERSION)
-                .setClientId(id).setCapabilities(Loopback.caps(hash, 10)).build());
+        JoinReply r = FederationGrpc.newBlockingStub(channel).join(JoinRequest.newBuilder()
+                .setProtocolVersion(Protocol.VERSION).setClientId(id).setCapabilities(Loopback.caps(hash, 10)).build());
+        joined.add(r);
+        return r;
     }
 
     /** Pulls until a task arrives. */
