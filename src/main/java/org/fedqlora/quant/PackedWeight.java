@@ -11,10 +11,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A quantized base weight kept packed on the engine (codes as u8 plus the per-block statistics: the format's true
- * size, {@link QuantizedTensor#residentBytes()}, plus at most 2 bytes of word padding and a table of 256 × L
- * floats) and unpacked inside each product's native call ({@link PackedKernels}): W (out, in) exists only for
- * the duration of that call. Its outputs equal the dequantized weight's bit for bit, in float32 and bf16 alike.
+ * A quantized base weight kept packed on the engine and unpacked inside each product's native call
+ * ({@link PackedKernels}): W (out, in) exists only for the duration of that call. The engine views the codes in
+ * the tensor's own native buffer (no copy) and holds a copy of the per-block statistics (fp32, 1/G of the
+ * weights' fp32 bytes per statistic) and a table of at most 256 × 4 floats. Its outputs equal the dequantized weight's bit for bit, in float32 and bf16 alike.
  * Gradients flow to the input; the packed operands never require one.
  */
 public final class PackedWeight implements BaseWeight {
@@ -66,11 +66,10 @@ public final class PackedWeight implements BaseWeight {
             shifts = owner.create(s);
             byteShifts = owner.create(bs);
         }
-        byte[] data = q.data();
-        int padded = bytePath ? data.length : (data.length + wordBytes - 1) / wordBytes * wordBytes;
-        ByteBuffer buf = ByteBuffer.allocateDirect(padded).order(ByteOrder.nativeOrder());
-        buf.put(data).position(0);
-        NDArray packed = owner.create(buf, new Shape(padded), DataType.UINT8);
+        long bytes = q.format().dataBytes(q.numel());
+        int padded = Math.toIntExact(bytePath ? bytes : (bytes + wordBytes - 1) / wordBytes * wordBytes);
+        // zero-copy: the engine views the tensor's own native payload (padding from its zero slack)
+        NDArray packed = owner.create(q.nativeData(padded), new Shape(padded), DataType.UINT8);
 
         Shape perBlock = new Shape(q.rows(), q.cols() / q.blockSize(), 1);
         NDArray empty = owner.create(new float[0]);

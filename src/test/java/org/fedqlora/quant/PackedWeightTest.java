@@ -133,6 +133,21 @@ class PackedWeightTest {
         }
     }
 
+    @Test
+    void theEngineViewsTheTensorsOwnCodesWithoutACopy() {
+        float[] w = QuantFixture.gaussian(4 * 16, 11);
+        QuantizedTensor q = Quantizer.quantize("w", w, 4, 16, new QuantSpec(QuantFormat.NF4, 16, false));
+        try (NDManager m = Engines.newManager()) {
+            PackedWeight p = new PackedWeight(q, m);
+            float before = p.weight(m).getFloat(0, 0);
+
+            q.nativeData(1).put(0, (byte) ((q.codes()[0] + 1) % 16));   // change element (0, 0)'s code in place
+
+            assertThat(p.weight(m).getFloat(0, 0)).as("the engine sees the write: one copy of the codes")
+                    .isNotEqualTo(before).isEqualTo(q.dequantize()[0]);
+        }
+    }
+
     /** y and dL/dx for L = Σ y·upstream. */
     private static float[][] forwardAndGradient(Linear l, Compute c, NDArray x0, NDArray upstream) {
         l.setCompute(c);
