@@ -25,7 +25,7 @@ import org.fedqlora.engine.ScriptModule;
  * ({@link DoubleQuant}). Shapes: rows = out, cols = in, nb = cols / G blocks per row.
  *
  * <p>Arguments of every method, after the input: {@code packed} (bytes,) u8, padded with zeros to whole words;
- * {@code table} (256, L) float32 for the byte path, or the 2^k levels for the word path; {@code shifts} (codes per
+ * {@code table} (256, L) float32 for the byte path ((256,) for k = 8), or the 2^k levels for the word path; {@code shifts} (codes per
  * word,) int64 (empty on the byte path); {@code byteShifts} (B,) int64 = 0, 8, 16, ...; {@code mul} (rows, nb, 1):
  * NF absmax (float32), the double-quantization codes (u8), or INT scale; {@code add} (rows, nb, 1) INT lo, empty
  * for NF; {@code dqScales} (groups,) and {@code dqOffset} (1,), empty without double quantization.

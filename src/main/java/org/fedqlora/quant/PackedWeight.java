@@ -50,7 +50,8 @@ public final class PackedWeight implements BaseWeight {
                     t[b * codesPerWord + e] = levels[(b >> (e * k)) & mask];
                 }
             }
-            table = owner.create(t, new Shape(256, codesPerWord));
+            // k = 8: a 1-D table (a lookup of scalars is faster than of one-element rows)
+            table = owner.create(t, codesPerWord == 1 ? new Shape(256) : new Shape(256, codesPerWord));
             shifts = owner.create(new long[0]);
             byteShifts = owner.create(new long[0]);
         } else {
