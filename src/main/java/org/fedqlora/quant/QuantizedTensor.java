@@ -105,10 +105,18 @@ public final class QuantizedTensor {
 
     /**
      * Decodes on the DJL engine: a float32 (rows, cols) array in {@code manager}; intermediates are freed.
-     * Gives the same values as {@link #dequantize()}.
+     * Gives the same values as {@link #dequantize()} (quantized formats through {@link PackedKernels}, one native
+     * call).
      */
     public NDArray toNDArray(NDManager manager) {
-        return EngineDequantizer.dequantize(this, manager);
+        if (!format.isQuantized()) {
+            return manager.create(dequantize(), new ai.djl.ndarray.types.Shape(rows, cols));
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            NDArray w = new PackedWeight(this, tmp).weight(tmp);
+            w.attach(manager);
+            return w;
+        }
     }
 
     /**
