@@ -21,7 +21,8 @@ public final class Main implements Runnable {
      * The JVM's default is an orderly exit that runs DJL's shutdown hooks, which free native tensors while the main
      * thread may still be inside libtorch (a backward pass): that crashed the JVM with a fatal-error banner and an
      * hs_err file in the working folder. Halting skips the hooks; nothing is lost that an orderly exit would keep:
-     * every output is written atomically, and an interrupted simulation resumes from its last round (--resume).
+     * checkpoints and results are written atomically, and an interrupted simulation resumes from its last
+     * checkpoint (--resume).
      */
     private static void stopPromptlyOnSignals() {
         for (String name : new String[] {"INT", "TERM"}) {
