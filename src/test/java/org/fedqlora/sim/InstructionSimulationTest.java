@@ -77,6 +77,9 @@ class InstructionSimulationTest {
             assertThat(fin.get("per_format").fieldNames()).toIterable().containsExactly("nf2", "nf4");
             assertThat(fin.get("per_client")).hasSize(3);
             assertThat(fin.get("per_client").get(0).has("perplexity")).isTrue();
+            // evaluation is counted in the throughput as training is
+            assertThat(summary.get("methods").get(method).get("throughput").get("eval").get("tokens").asLong())
+                    .isPositive();
         }
         // fedqlora's private QA adapters never leave a client: it sends exactly the bytes lora sends
         JsonNode methods = summary.get("methods");
