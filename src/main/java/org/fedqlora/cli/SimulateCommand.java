@@ -32,7 +32,7 @@ import java.util.concurrent.Callable;
                 "browser), checkpoints/. Presets: demo, paper, privacy. Unknown keys are rejected with the list of valid ones."})
 public final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.yaml", description = "Experiment config (YAML).") Path config;
-    @Option(names = "--preset", paramLabel = "NAME", description = "A built-in config: demo or paper.") String preset;
+    @Option(names = "--preset", paramLabel = "NAME", description = "A built-in config: demo, paper, llm-demo or privacy.") String preset;
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key (repeatable), e.g. local.lr=1e-3.")
     List<String> sets = new ArrayList<>();
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder (new or empty, unless --resume).")

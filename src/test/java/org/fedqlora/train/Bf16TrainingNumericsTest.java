@@ -8,8 +8,12 @@ import org.fedqlora.adapter.AdapterSet;
 import org.fedqlora.adapter.LoraConfig;
 import org.fedqlora.adapter.Parameter;
 import org.fedqlora.model.ModelFolder;
-import org.fedqlora.model.Pooling;
 import org.fedqlora.model.TextEncoder;
+import org.fedqlora.model.llama.LlamaConfig;
+import org.fedqlora.model.llama.LlamaModel;
+import org.fedqlora.nn.BaseWeightFactory;
+import org.fedqlora.engine.Engines;
+import ai.djl.ndarray.types.Shape;
 import org.fedqlora.nn.Compute;
 import org.fedqlora.testing.Fixtures;
 import org.fedqlora.tokenize.TokenBatch;
@@ -29,8 +33,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>Tolerance. One bf16 product has relative error at most 3u (u = 2⁻⁸, see
  * {@link org.fedqlora.nn.Bf16NumericsTest}). To first order, errors of the P products on a value's path add up, so
  * its normwise relative error is at most P·3u times the condition of the path, taken as 1 here: a tiny encoder of
- * L layers has 6 bf16 products per layer forward (4 linear layers of which q, k, v and out see LoRA or its
- * upstream, 2 in attention, plus the 2 of the MLP: 8) and as many backward, so P = 16·L.
+ * L layers has 8 bf16 products per layer forward (4 linear layers of which q, k, v and out see LoRA or its
+ * upstream, 2 in attention, plus the 2 of the MLP) and as many backward, so P = 16·L; a tiny Llama or Qwen2 decoder
+ * has 9 (its SwiGLU MLP has 3 linear layers), so P = 18·L.
  * This is a first-order bound for a well-conditioned value, checked on the logits and on the whole LoRA gradient
  * (all factors as one vector, what clipping and the update see). A single small gradient that is the difference
  * of much larger terms is ill-conditioned and exceeds it under any bf16 scheme (autocast included): measured, the
@@ -41,15 +46,16 @@ class Bf16TrainingNumericsTest {
     static final double U_BF16 = 1.0 / 256;
 
     @ParameterizedTest
-    @ValueSource(strings = {"bert-tiny", "distilbert-tiny"})
+    @ValueSource(strings = {"bert-tiny", "distilbert-tiny", "llama-tiny", "qwen2-tiny"})
     void logitsAndLoraGradientsCloseToFp32(String model) {
         Map<String, float[]> fp32 = run(model, Compute.FP32);
         Map<String, float[]> bf16 = run(model, Compute.BF16);
-        int layers;
+        int products;
         try (TextEncoder enc = TextEncoder.load(ModelFolder.open(Fixtures.model(model), model))) {
-            layers = ((org.fedqlora.model.bert.BertConfig) enc.encoder().config()).layers();
+            products = enc.encoder().config() instanceof LlamaConfig c ? 18 * c.layers()
+                    : 16 * ((org.fedqlora.model.bert.BertConfig) enc.encoder().config()).layers();
         }
-        double tolerance = 16 * layers * 3 * U_BF16;
+        double tolerance = products * 3 * U_BF16;
         assertThat(bf16.keySet()).isEqualTo(fp32.keySet());
         for (String name : fp32.keySet()) {
             System.out.printf("%s bf16 vs fp32 %s: ‖Δ‖/‖ref‖ = %.2e%n", model, name,
@@ -60,6 +66,33 @@ class Bf16TrainingNumericsTest {
         System.out.printf("%s: logits %.2e, whole LoRA gradient %.2e (tolerance %.2e)%n", model, logits, gradient, tolerance);
         assertThat(logits).isLessThan(tolerance).as("bf16 really ran").isGreaterThan(1e-5);
         assertThat(gradient).isLessThan(tolerance).isGreaterThan(1e-5);
+    }
+
+    /**
+     * The language-model logits of a decoder (every block, then lm_head, all at the compute precision): normwise
+     * within (18·L + 1)·3u of fp32, the bound above plus the lm_head product.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-tiny", "qwen2-tiny"})
+    void decoderLanguageModelLogitsCloseToFp32(String model) {
+        ModelFolder folder = ModelFolder.open(Fixtures.model(model), model);
+        long[] ids = Fixtures.expected(model).get("input_ids").toLongs();
+        float[][] logits = new float[2][];
+        int layers = 0;
+        for (Compute compute : List.of(Compute.FP32, Compute.BF16)) {
+            try (NDManager m = Engines.newManager();
+                 LlamaModel lm = LlamaModel.load(LlamaConfig.fromJson(folder.config()), folder.weights(),
+                         BaseWeightFactory.DENSE, m)) {
+                lm.setCompute(compute);
+                layers = lm.config().layers();
+                NDArray x = m.create(ids, new Shape(2, ids.length / 2));
+                logits[compute == Compute.FP32 ? 0 : 1] = lm.logits(m, lm.hidden(m, x, x.onesLike(), false)).toFloatArray();
+            }
+        }
+        double tolerance = (18 * layers + 1) * 3 * U_BF16;
+        double rel = relative(logits[1], logits[0]);
+        System.out.printf("%s language-model logits bf16 vs fp32: %.2e (tolerance %.2e)%n", model, rel, tolerance);
+        assertThat(rel).isLessThan(tolerance).as("bf16 really ran").isGreaterThan(1e-5);
     }
 
     /** Logits and the gradient of every LoRA factor, by name. */
@@ -79,7 +112,7 @@ class Bf16TrainingNumericsTest {
                     p.array().addi(r);
                 }
             }
-            TextClassifier clf = new TextClassifier(enc, lora, head, Pooling.MEAN);
+            TextClassifier clf = new TextClassifier(enc, lora, head, enc.encoder().defaultPooling());
             List<Parameter> params = new ArrayList<>(lora.loraParameters());
             params.forEach(p -> p.array().setRequiresGradient(true));
             TokenBatch b = enc.tokenizer().encode(Fixtures.sentences());

@@ -11,6 +11,7 @@ import org.fedqlora.engine.HostArrays;
 import org.fedqlora.model.Backbone;
 import org.fedqlora.model.ModelException;
 import org.fedqlora.model.Pooling;
+import org.fedqlora.nn.Attention;
 import org.fedqlora.nn.BaseWeightFactory;
 import org.fedqlora.nn.Gemm;
 import org.fedqlora.nn.Linear;
@@ -33,7 +34,8 @@ import java.util.List;
  * </pre>
  * Positions count real tokens only (cumsum of the mask − 1, as HF's generate does), so a left-padded row gets
  * the same positions, hence the same logits, as the unpadded one. Every op starts from an array created in the
- * caller's step manager (DJL trap 1). Embeddings, norms and lm_head stay full precision; every projection is a
+ * caller's step manager (DJL trap 1). Embeddings, norms and lm_head are never quantized (lm_head and attention run at the
+ * compute precision, fp32 or bf16); every projection is a
  * {@link Linear} built by the {@link BaseWeightFactory}, so quantization and adapters apply as for BERT.
  */
 public final class LlamaModel implements Backbone {
@@ -47,7 +49,7 @@ public final class LlamaModel implements Backbone {
     private final NDArray finalNorm; // (C)
     private final NDArray invFreq;   // (D/2), RoPE inverse frequencies
     private final List<Block> blocks;
-    private org.fedqlora.nn.Compute compute = org.fedqlora.nn.Compute.FP32; // of the linear layers (attention: fp32)
+    private org.fedqlora.nn.Compute compute = org.fedqlora.nn.Compute.FP32; // of the linear layers and attention
 
     /** One decoder block. */
     private record Block(NDArray attnNorm, Linear q, Linear k, Linear v, Linear o,
@@ -181,9 +183,9 @@ public final class LlamaModel implements Backbone {
         return hidden(step, ids, mask, training);
     }
 
-    /** hidden (..., C) → logits (..., V). */
+    /** hidden (..., C) → logits (..., V), at the model's compute precision (bf16 rounds them, as autocast does). */
     public NDArray logits(NDManager step, NDArray hidden) {
-        return Gemm.linear(hidden, lmHead, null);
+        return Gemm.linear(compute, hidden, lmHead, null);
     }
 
     /**
@@ -255,9 +257,8 @@ public final class LlamaModel implements Backbone {
         k = repeatKv(k);                                                                  // (B, H, S, D)
         v = repeatKv(v);
         NDArray scale = GraphConstants.scalar(step, 1f / (float) Math.sqrt(D));            // see GraphConstants
-        NDArray scores = q.mul(scale).matMul(k.swapAxes(-1, -2));                         // (B, H, T, S)
-        NDArray p = (bias == null ? scores : scores.add(bias)).softmax(-1);
-        NDArray ctx = p.matMul(v).transpose(0, 2, 1, 3).reshape(B, T, (long) H * D);       // (B, T, H·D)
+        NDArray ctx = Attention.attend(compute, q.mul(scale), k, v, bias)                 // softmax(q·kᵀ + mask)·v
+                .transpose(0, 2, 1, 3).reshape(B, T, (long) H * D);                         // (B, T, H·D)
         return b.o().forward(step, ctx, training);                                        // (B, T, C)
     }
 
