@@ -48,8 +48,8 @@ import java.util.stream.Stream;
  * this process from its own data file, so that the same config and seed give the same adapters as
  * {@code simulate}. Its data is a classification set (text, label) or instruction data (conversations, see
  * {@link InstructionFiles#asDataset}) for causal-LM tuning; the task is the data's, and a server whose config
- * trains the other task is refused. Its data and its private QA adapter never leave the process; what must survive a restart is
- * written to its state folder after every fit (temp file, fsync, rename):
+ * trains the other task is refused. Its data and its private QA adapter never leave the process; what must
+ * survive a restart is written to its state folder after every fit (temp file, fsync, rename):
  * <pre>
  * STATE/ID/METHOD/state-R.safetensors   the SimClient's state after its fit of round R (last 3 kept)
  * </pre>
