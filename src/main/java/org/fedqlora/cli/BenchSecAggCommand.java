@@ -42,10 +42,12 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "secagg", mixinStandardHelpOptions = true,
         description = {"Bytes and time of one round of secure aggregation (SecAgg+) against plain aggregation,",
-                "in-process, for each client count; the median over --rounds rounds."},
+                "in-process (or over gRPC on loopback with --grpc), for each client count; the median over --rounds",
+                "rounds."},
         footer = {"", "Examples:",
                 "  fedqlora bench secagg                                   # 10 and 50 clients, MiniLM r=8 q,v + head",
                 "  fedqlora bench secagg --clients 10,50,100 --elements 153616 --drop 2 --json",
+                "  fedqlora bench secagg --grpc --clients 4 --rounds 5       # over gRPC: plain, DP, secagg + DP",
                 "",
                 "E = 76808 is all-MiniLM-L6-v2 with LoRA r = 8 on query and value (6 x 2 x 2 x 8 x 384 = 73728)",
                 "plus an 8-class head (384 x 8 + 8). JSON: one entry per client count with plain/secure bytes and ms."})
@@ -61,6 +63,9 @@ public final class BenchSecAggCommand implements Callable<Integer> {
     @Range(min = 1, max = 100_000, zero = "automatic") @Option(names = "--threshold", defaultValue = "0", description = "t (0 = automatic).") int threshold;
     @Range(min = 0, max = 100_000) @Option(names = "--drop", defaultValue = "0", description = "Clients that drop out after sharing keys.") int drop;
     @Option(names = "--json", description = "Print JSON only.") boolean json;
+    @Option(names = "--grpc", description = {"Run --rounds rounds (after a warm-up) over gRPC on loopback instead: "
+            + "plain FedAvg, central DP and secure aggregation with central DP, per-round wall time and bytes on the "
+            + "wire (one client node per client in this process, plaintext)."}) boolean grpc;
 
     /** A client whose training moves the global by a fixed random update. */
     private record FixedClient(String id, float[] delta, long examples) implements Client {
@@ -92,6 +97,9 @@ public final class BenchSecAggCommand implements Callable<Integer> {
         out.put("cpu", cpuModel());
         out.put("threads", Runtime.getRuntime().availableProcessors());
         ArrayNode rows = out.putArray("results");
+        if (grpc) {
+            return overGrpc(mapper, out, rows);
+        }
         for (int n : clients) {
             rows.add(measure(n, mapper));
         }
@@ -196,6 +204,46 @@ public final class BenchSecAggCommand implements Callable<Integer> {
         row.put("secure_client_ms_per_client", median(clientMs) / n);
         row.put("secure_server_ms", median(secureMs) - median(clientMs));
         return row;
+    }
+
+    private int overGrpc(ObjectMapper mapper, ObjectNode out, ArrayNode rows) {
+        if (drop > 0) {
+            throw new UserException("--drop applies to the in-process measurement; --grpc measures complete rounds");
+        }
+        SecAggSettings settings = new SecAggSettings(threshold, neighbours, bits, 1.0, 10_000);
+        out.put("transport", "grpc loopback, plaintext");
+        out.put("rounds", rounds);
+        for (int n : clients) {
+            for (String setting : BenchSecAggGrpc.SETTINGS) {
+                if (!json) {
+                    System.err.printf(Locale.ROOT, "%d clients, %s: %d rounds after a warm-up ...%n", n, setting,
+                            rounds);
+                }
+                rows.add(BenchSecAggGrpc.measure(setting, n, elements, rounds, settings, mapper));
+            }
+        }
+        if (json) {
+            System.out.println(out.toPrettyString());
+            return 0;
+        }
+        System.out.printf(Locale.ROOT, "rounds over gRPC (loopback, plaintext), E = %d coordinates, %d bits; median of "
+                + "%d rounds; %s, %d threads%n", elements, bits, rounds, out.get("cpu").asText(),
+                out.get("threads").asInt());
+        System.out.printf(Locale.ROOT, "%8s %-20s %12s %16s %16s %10s %10s%n", "clients", "setting", "round ms",
+                "down B/round", "up B/round", "ms ×", "up ×");
+        double plainMs = 0;
+        long plainUp = 0;
+        for (var r : rows) {
+            if (r.get("setting").asText().equals("plain")) {
+                plainMs = r.get("round_ms").asDouble();
+                plainUp = r.get("bytes_up_per_round").asLong();
+            }
+            System.out.printf(Locale.ROOT, "%8d %-20s %12.1f %16d %16d %10.2f %10.3f%n", r.get("clients").asInt(),
+                    r.get("setting").asText(), r.get("round_ms").asDouble(), r.get("bytes_down_per_round").asLong(),
+                    r.get("bytes_up_per_round").asLong(), r.get("round_ms").asDouble() / plainMs,
+                    r.get("bytes_up_per_round").asLong() / (double) plainUp);
+        }
+        return 0;
     }
 
     /** lscpu's "Model name", from /proc/cpuinfo. */

@@ -11,12 +11,14 @@ import org.fedqlora.fed.Client;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.sim.DeployedClient;
+import org.fedqlora.sim.DeployedPrivacy;
 import org.fedqlora.sim.Method;
 import org.fedqlora.sim.config.ConfigLoader;
 import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.transport.grpc.ClientAdapter;
 import org.fedqlora.transport.grpc.FederationNode;
 import org.fedqlora.transport.grpc.Protocol;
+import org.fedqlora.transport.grpc.SecAggPhases;
 import org.fedqlora.transport.grpc.Tls;
 import org.fedqlora.transport.grpc.proto.Capabilities;
 import org.fedqlora.transport.grpc.proto.JoinReply;
@@ -128,7 +130,10 @@ public final class ClientCommand implements Callable<Integer> {
             Capabilities caps = Capabilities.newBuilder().setFormat(dc.format().id()).setNumExamples(dc.examples())
                     .setBaseModelHash(hash).setTask(dc.task()).addAllLabels(dc.labels()).addCompressions("none")
                     .addCompressions("deflate").addCompressions("int8").setSoftware(Protocol.SOFTWARE).build();
-            ClientAdapter adapter = new ClientAdapter(vid, caps, task -> client(dc, config.get(), task), Map.of());
+            DeployedPrivacy privacy = new DeployedPrivacy(vid);
+            ClientAdapter adapter = new ClientAdapter(vid, caps, task -> privacy.wrap(config.get(), task.method(),
+                    task.phase(), client(dc, config.get(), task)),
+                    SecAggPhases.handlers(task -> privacy.participant(task.method())));
             clients.add(new FederationNode.VirtualClient() {
                 @Override
                 public String id() {

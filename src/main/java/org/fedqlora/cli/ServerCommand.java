@@ -9,6 +9,8 @@ import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.PhaseResult;
 import org.fedqlora.fed.RunningMean;
 import org.fedqlora.fed.Transport;
+import org.fedqlora.fed.secagg.Message;
+import org.fedqlora.fed.secagg.SecAggServer;
 import org.fedqlora.model.ModelFolder;
 import org.fedqlora.model.Models;
 import org.fedqlora.quant.QaSpec;
@@ -18,12 +20,14 @@ import org.fedqlora.quant.QuantizedBase;
 import org.fedqlora.report.SummaryTable;
 import org.fedqlora.sim.Deployment;
 import org.fedqlora.sim.Method;
+import org.fedqlora.sim.RoundRecord;
 import org.fedqlora.sim.config.ConfigLoader;
 import org.fedqlora.sim.config.ConfigWriter;
 import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.train.QuantizedModel;
 import org.fedqlora.transport.grpc.Compression;
 import org.fedqlora.transport.grpc.GrpcTransport;
+import org.fedqlora.transport.grpc.SecAggPhases;
 import org.fedqlora.transport.grpc.Tls;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -108,11 +112,25 @@ public final class ServerCommand implements Callable<Integer> {
                     Outputs.writeAtomically(portFile, Integer.toString(transport.port()).getBytes());
                 }
                 JsonNode summary = Deployment.serve(c, out, resume, base, network(c, transport),
-                        (method, round, rounds, rec) -> {
-                            if (rec != null) {
-                                System.err.printf(Locale.ROOT, "%s round %d/%d: %s %.4f (worst %.4f)%n",
-                                        method.id, round, rounds, rec.task().causalLm() ? "perplexity" : "accuracy",
-                                        rec.accuracy(), rec.worstAccuracy());
+                        new Deployment.Listener() {
+                            private String privacy = "";
+
+                            @Override
+                            public void privacy(Method method, int round, double epsilon, double delta) {
+                                privacy = String.format(Locale.ROOT, ", ε = %.3f (δ = %.1g)", epsilon, delta);
+                            }
+
+                            @Override
+                            public void round(Method method, int round, int rounds, RoundRecord rec) {
+                                if (rec != null) {
+                                    System.err.printf(Locale.ROOT, "%s round %d/%d: %s %.4f (worst %.4f)%s%n",
+                                            method.id, round, rounds, rec.task().causalLm() ? "perplexity"
+                                                    : "accuracy", rec.accuracy(), rec.worstAccuracy(), privacy);
+                                } else if (!privacy.isEmpty()) {
+                                    System.err.printf(Locale.ROOT, "%s round %d/%d%s%n", method.id, round, rounds,
+                                            privacy);
+                                }
+                                privacy = "";
                             }
                         });
                 transport.finish(Duration.ofSeconds(5));
@@ -143,13 +161,48 @@ public final class ServerCommand implements Callable<Integer> {
 
     /** The gRPC transport as the coordinator's {@link Deployment.Network}, with a progress line per phase. */
     static Deployment.Network network(SimConfig c, GrpcTransport transport) {
+        SecAggPhases.Channel secure = new SecAggPhases.Channel(transport);
+        String[] current = {""};
         return new Deployment.Network() {
             @Override
             public Transport transport(String method) {
                 Method m = Method.parse(method);
+                current[0] = method;
                 transport.setMethod(method);
-                transport.setExpectedUpload(ins -> expectedUpload(m, ins));
+                // under secure aggregation the fit answer carries metrics only: the update follows masked
+                boolean masked = c.secagg().enabled() && m.aggregates();
+                transport.setExpectedUpload(ins -> masked ? Set.of() : expectedUpload(m, ins));
                 return new Progressing(transport, method, c.rounds());
+            }
+
+            @Override
+            public SecAggServer.Channel secureChannel() {
+                return new SecAggServer.Channel() {
+                    @Override
+                    public SecAggServer.Replies exchange(Map<String, Message> requests) {
+                        long down = secure.bytesDown();
+                        long up = secure.bytesUp();
+                        SecAggServer.Replies r = secure.exchange(requests);
+                        String stage = requests.isEmpty() ? "secagg"
+                                : SecAggPhases.phase(requests.values().iterator().next().stage());
+                        System.err.printf(Locale.ROOT, "%s round %d/%d %s: %d answered, %d failed, %s down, %s up%n",
+                                current[0], secure.round(), c.rounds(), stage, r.replies().size(),
+                                r.failures().size(), Progressing.mb(secure.bytesDown() - down),
+                                Progressing.mb(secure.bytesUp() - up));
+                        r.failures().forEach((id, why) -> System.err.println("  failed: " + id + ": " + why));
+                        return r;
+                    }
+
+                    @Override
+                    public long bytesDown() {
+                        return secure.bytesDown();
+                    }
+
+                    @Override
+                    public long bytesUp() {
+                        return secure.bytesUp();
+                    }
+                };
             }
 
             @Override

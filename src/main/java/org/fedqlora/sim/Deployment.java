@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.fedqlora.UserException;
 import org.fedqlora.data.LabelMap;
 import org.fedqlora.fed.Transport;
+import org.fedqlora.fed.secagg.SecAggServer;
 import org.fedqlora.model.ModelFolder;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.report.HtmlReport;
@@ -61,6 +62,11 @@ public final class Deployment {
         Map<String, Integer> roster();
 
         void restoreRoster(Map<String, Integer> roster);
+
+        /** The channel of secure-aggregation sessions to the same clients (used when secagg.enabled). */
+        default SecAggServer.Channel secureChannel() {
+            throw new UnsupportedOperationException("this network does not carry secure aggregation");
+        }
     }
 
     /**
@@ -106,6 +112,10 @@ public final class Deployment {
     /** Progress callback: after each round of each method. */
     public interface Listener {
         void round(Method method, int round, int rounds, RoundRecord record);
+
+        /** With DP on, before {@link #round}: ε spent after {@code round} rounds, at δ. */
+        default void privacy(Method method, int round, double epsilon, double delta) {
+        }
     }
 
     private Deployment() {
@@ -116,14 +126,6 @@ public final class Deployment {
         if (c.runs().size() != 1) {
             throw new UserException("the server runs one config, but this one describes " + c.runs().size()
                     + " runs (sweep, seeds or experiments): run each as its own federation");
-        }
-        if (c.secagg().enabled()) {
-            throw new UserException("secagg.enabled is not deployed yet (secure aggregation runs in 'simulate'; over "
-                    + "gRPC its key-agreement and unmasking steps are not carried): set secagg.enabled: false");
-        }
-        if (c.privacy().mode().equals("local")) {
-            throw new UserException("privacy.mode local is not deployed yet (the client processes would have to noise "
-                    + "their own updates): use privacy.mode central with the server, or local DP in 'simulate'");
         }
         if (c.methods().contains(Method.LORA_TRUNCATED.id)) {
             throw new UserException("method lora-truncated cannot be deployed (every client would have to run the "
@@ -184,10 +186,19 @@ public final class Deployment {
             Method m = Method.parse(id);
             Checkpoint ckpt = new Checkpoint(out.resolve("checkpoints").resolve(c.runs().get(0).id()).resolve(m.id));
             MethodRun.Federation federation = new MethodRun.Federation(() -> participants(c, net),
-                    () -> net.transport(m.id), 1, c.server().retries(), () -> { });
-            MethodRun.Result r = MethodRun.runRounds(c, m, federation, initial, ckpt, (method, round, rounds, rec) -> {
-                saveFederation(fed, labelsFinal, net.roster());
-                listener.round(method, round, rounds, rec);
+                    () -> net.transport(m.id), 1, c.server().retries(), () -> { }, null,
+                    c.secagg().enabled() ? net.secureChannel() : null);
+            MethodRun.Result r = MethodRun.runRounds(c, m, federation, initial, ckpt, new MethodRun.Listener() {
+                @Override
+                public void round(Method method, int round, int rounds, RoundRecord rec) {
+                    saveFederation(fed, labelsFinal, net.roster());
+                    listener.round(method, round, rounds, rec);
+                }
+
+                @Override
+                public void privacy(Method method, int round, double epsilon, double delta) {
+                    listener.privacy(method, round, epsilon, delta);
+                }
             });
             methods.set(m.id, Reports.methodSummary(r));
             lines.addAll(r.lines());

@@ -15,6 +15,7 @@ import org.fedqlora.fed.privacy.DpAggregator;
 import org.fedqlora.fed.privacy.DpClient;
 import org.fedqlora.fed.privacy.DpSettings;
 import org.fedqlora.fed.privacy.NoiseSource;
+import org.fedqlora.fed.secagg.SecAggServer;
 import org.fedqlora.fed.Transport;
 import org.fedqlora.fed.strategy.FedAvg;
 import org.fedqlora.fed.strategy.ServerOptimizer;
@@ -87,12 +88,20 @@ final class MethodRun {
      * @param endRound           called after every round
      * @param inMemoryClients    the clients behind an in-memory transport (simulation), or null (deployment); with
      *                           secure aggregation they are wrapped and the transport is built over the wrappers
+     * @param secureChannel      a deployment's channel for secure-aggregation sessions (null in simulation, or
+     *                           without secure aggregation)
      */
     record Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
-                      int minEvaluateClients, int retries, Runnable endRound, Map<String, Client> inMemoryClients) {
+                      int minEvaluateClients, int retries, Runnable endRound, Map<String, Client> inMemoryClients,
+                      SecAggServer.Channel secureChannel) {
+        Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
+                   int minEvaluateClients, int retries, Runnable endRound, Map<String, Client> inMemoryClients) {
+            this(participants, transport, minEvaluateClients, retries, endRound, inMemoryClients, null);
+        }
+
         Federation(Supplier<List<? extends Participant>> participants, Supplier<Transport> transport,
                    int minEvaluateClients, int retries, Runnable endRound) {
-            this(participants, transport, minEvaluateClients, retries, endRound, null);
+            this(participants, transport, minEvaluateClients, retries, endRound, null, null);
         }
     }
 
@@ -119,7 +128,7 @@ final class MethodRun {
             // local DP: each client noises its own clipped update before it reaches the transport; the stream is
             // seeded from the run seed (bit-identical reruns) and kept apart from the server's noise stream
             DpSettings s = dps.get();
-            NoiseSource clientNoise = NoiseSource.seeded(c.seed() ^ 0x5DEECE66DL);
+            NoiseSource clientNoise = SimPrivacy.clientNoise(c, true);
             clients.replaceAll((id, client) -> DpClient.local(client, id, s.clip(), s.noiseMultiplier(), clientNoise));
         }
         Federation inMemory = new Federation(() -> simClients, () -> new InMemoryTransport(clients), c.clients(), 0,
@@ -144,12 +153,13 @@ final class MethodRun {
                 .withFailurePolicy(new FailurePolicy(c.failure().minClients(), c.failure().minFraction()))
                 .withProximalMu(c.local().proximalMu());
         Optional<DpSettings> dpSettings = SimPrivacy.settings(c, method);
-        // simulation noise is seeded from the run seed so that runs and resumed runs are bit-identical
-        NoiseSource noise = NoiseSource.seeded(c.seed());
+        // simulation noise is seeded from the run seed so that runs and resumed runs are bit-identical; a
+        // deployment's is secure (its clients receive the config, seed included) unless privacy.noise = seeded
+        NoiseSource noise = SimPrivacy.serverNoise(c, federation.inMemoryClients() != null);
         DpAggregator dp = dpSettings.map(s -> new DpAggregator(s, noise)).orElse(null);
         FedAvg fedAvg = dp == null ? new FedAvg(fc, initial, opt) : new FedAvg(fc, initial, opt, dp);
         if (dp != null) {
-            LOG.info("{}: {}", method.id, dp.settings().describe());
+            LOG.info("{}: {}; noise {}", method.id, dp.settings().describe(), noise.describe());
         }
         Optional<String> stopped = Optional.empty();
         // secure aggregation: under central DP the clients clip before masking, the server noises the unmasked sum
@@ -163,7 +173,8 @@ final class MethodRun {
             Map<String, Client> wrapped = secagg.clients;
             transports = () -> new InMemoryTransport(wrapped);
         } else if (c.secagg().enabled()) {
-            throw new IllegalStateException("secure aggregation over a network transport is refused by the deployment");
+            secagg = SecAggRun.network(c, method, fedAvg, federation.secureChannel());
+            strategy = secagg.strategy;
         }
         SecAggRun sa = secagg;
         Strategy roundStrategy = strategy;
@@ -225,7 +236,7 @@ final class MethodRun {
         }
         stopped.ifPresent(reason -> LOG.warn("{}: {}", method.id, reason));
         ObjectNode fin = Reports.finalMetrics(lines, records);
-        ObjectNode privacy = dp == null ? null : SimPrivacy.summary(dp, lines, stopped);
+        ObjectNode privacy = dp == null ? null : SimPrivacy.summary(dp, noise, lines, stopped);
         return new Result(method, records, lines, fin, bytes[0], bytes[1], seconds[0], privacy, null);
     }
 

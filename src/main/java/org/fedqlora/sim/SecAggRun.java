@@ -4,6 +4,7 @@ import org.fedqlora.fed.Client;
 import org.fedqlora.fed.Strategy;
 import org.fedqlora.fed.privacy.DpClient;
 import org.fedqlora.fed.secagg.InProcessChannel;
+import org.fedqlora.fed.secagg.SecAggServer;
 import org.fedqlora.fed.secagg.SecureAggregationStrategy;
 import org.fedqlora.fed.secagg.SecureClient;
 import org.fedqlora.sim.config.SimConfig;
@@ -32,12 +33,12 @@ final class SecAggRun {
     final Strategy strategy;
     final Map<String, Client> clients;
     private final Map<String, SecureClient> secure;
-    private final InProcessChannel channel;
+    private final SecAggServer.Channel channel;
     private long seenDown;
     private long seenUp;
 
     private SecAggRun(Strategy strategy, Map<String, Client> clients, Map<String, SecureClient> secure,
-                      InProcessChannel channel) {
+                      SecAggServer.Channel channel) {
         this.strategy = strategy;
         this.clients = clients;
         this.secure = secure;
@@ -58,6 +59,22 @@ final class SecAggRun {
         Strategy wrapped = new SecureAggregationStrategy(strategy, channel, c.secagg().settings(), random,
                 m -> { });
         return new SecAggRun(wrapped, new TreeMap<>(secure), secure, channel);
+    }
+
+    /**
+     * The strategy of a deployed method ({@code fedqlora server}): the clients are in other processes and wrap
+     * themselves ({@link DeployedClient#secure}); the sessions run over {@code channel} (gRPC).
+     */
+    static SecAggRun network(SimConfig c, Method method, Strategy strategy, SecAggServer.Channel channel) {
+        if (!c.secagg().enabled() || !method.aggregates()) {
+            return new SecAggRun(strategy, Map.of(), Map.of(), null);
+        }
+        if (channel == null) {
+            throw new IllegalStateException("secure aggregation needs a channel to the clients");
+        }
+        Strategy wrapped = new SecureAggregationStrategy(strategy, channel, c.secagg().settings(), new SecureRandom(),
+                m -> { });
+        return new SecAggRun(wrapped, Map.of(), Map.of(), channel);
     }
 
     /** Bytes {down, up} of the sessions since the last call (0, 0 without secure aggregation). */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.fedqlora.UserException;
 import org.fedqlora.fed.privacy.DpAggregator;
 import org.fedqlora.fed.privacy.DpSettings;
+import org.fedqlora.fed.privacy.NoiseSource;
 import org.fedqlora.fed.privacy.Rdp;
 import org.fedqlora.sim.config.SimConfig;
 
@@ -49,6 +50,19 @@ final class SimPrivacy {
         }
     }
 
+    /**
+     * The server's noise (central DP): seeded from the run seed where {@code privacy.noise} allows it (see
+     * {@link SimConfig.Privacy#seededNoise}), else {@link NoiseSource#secure()}.
+     */
+    static NoiseSource serverNoise(SimConfig c, boolean simulation) {
+        return c.privacy().seededNoise(simulation) ? NoiseSource.seeded(c.seed()) : NoiseSource.secure();
+    }
+
+    /** The clients' noise (local DP), a stream apart from the server's; seeded as {@link #serverNoise}. */
+    static NoiseSource clientNoise(SimConfig c, boolean simulation) {
+        return c.privacy().seededNoise(simulation) ? NoiseSource.seeded(c.seed() ^ 0x5DEECE66DL) : NoiseSource.secure();
+    }
+
     /** One metrics.jsonl line: ε after {@code round}, with the round's clip and noise. */
     static ObjectNode line(Method method, int round, DpAggregator dp, java.util.Map<String, Double> metrics) {
         ObjectNode l = JSON.createObjectNode();
@@ -72,7 +86,7 @@ final class SimPrivacy {
     }
 
     /** summary.json "privacy" of a method: the parameters, ε after the last round run, and why it stopped. */
-    static ObjectNode summary(DpAggregator dp, List<ObjectNode> lines, Optional<String> stopped) {
+    static ObjectNode summary(DpAggregator dp, NoiseSource noise, List<ObjectNode> lines, Optional<String> stopped) {
         DpSettings s = dp.settings();
         ObjectNode o = JSON.createObjectNode();
         o.put("mode", s.mode().id());
@@ -108,7 +122,7 @@ final class SimPrivacy {
         o.put("expected_clients", s.expectedClients());
         o.put("accountant", ACCOUNTANT);
         o.put("orders", Rdp.DEFAULT_ORDERS.size());
-        o.put("noise_source", "seeded AES-256-CTR from the run seed (simulation: reproducible, not secret)");
+        o.put("noise_source", noise.describe());
         if (stopped.isPresent()) {
             o.put("stopped", stopped.get());
         } else {

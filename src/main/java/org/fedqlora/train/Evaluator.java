@@ -3,6 +3,7 @@ package org.fedqlora.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import org.fedqlora.engine.NativeHeap;
 
 import java.util.Arrays;
 import java.util.Comparator;
@@ -29,6 +30,7 @@ public final class Evaluator {
             return run(clf, data, batchSize, parent);
         } finally {
             JniUtils.setGradMode(grad);
+            NativeHeap.trim();                               // the batches' freed tensors back to the OS
         }
     }
 

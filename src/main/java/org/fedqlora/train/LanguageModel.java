@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import org.fedqlora.adapter.AdapterSet;
 import org.fedqlora.adapter.Parameter;
 import org.fedqlora.engine.GraphConstants;
+import org.fedqlora.engine.NativeHeap;
 import org.fedqlora.model.TextEncoder;
 import org.fedqlora.model.llama.LlamaModel;
 import org.fedqlora.tokenize.ChatEncoder;
@@ -156,6 +157,7 @@ public final class LanguageModel {
                 count += nll.count();
             }
         }
+        NativeHeap.trim();                                   // the batches' freed tensors back to the OS
         return LmMetrics.of(sum, count, n);
     }
 }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import org.fedqlora.UserException;
 import org.fedqlora.engine.Engines;
+import org.fedqlora.engine.NativeHeap;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -143,6 +144,9 @@ public final class Trainer {
                         addProximal(params, anchor, o.proximalMu(), step);
                     }
                     opt.step(params, schedule.at(s), o.maxGradNorm(), step);
+                }
+                if ((s + 1) % NativeHeap.EVERY == 0) {
+                    NativeHeap.trim();                       // freed step tensors back to the OS (see NativeHeap)
                 }
                 if (!Float.isFinite(loss)) {
                     throw new UserException("training diverged at step " + (s + 1) + " (loss " + loss

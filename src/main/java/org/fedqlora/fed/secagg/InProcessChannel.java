@@ -75,11 +75,13 @@ public final class InProcessChannel implements SecAggServer.Channel {
     }
 
     /** Bytes of all requests delivered so far. */
+    @Override
     public long bytesDown() {
         return bytesDown;
     }
 
     /** Bytes of all replies received so far. */
+    @Override
     public long bytesUp() {
         return bytesUp;
     }

@@ -21,8 +21,8 @@ import java.util.function.Consumer;
  *   Σ_{u ∈ U3} x_u = Σ_{u ∈ U3} y_u − Σ_{u ∈ U3} PRG(b_u) − Σ_{u ∈ U2∖U3} Σ_{v ∈ N(u) ∩ U3} sign(v, u)·PRG(s_vu)   (mod 2^bits)
  * </pre>
  * where U1 ⊇ U2 ⊇ U3 are the clients that answered SETUP, SHARE_KEYS and MASKED_INPUT. A client that does not
- * answer a stage, or answers something invalid (another session or stage, another sender, missing fields), is
- * dropped from then on. Before asking for any share the server checks that at least t clients sent masked inputs
+ * answer a stage, or answers something invalid (another session or stage, another sender, missing fields, a masked
+ * input of another layout or length than the majority's), is dropped from then on. Before asking for any share the server checks that at least t clients sent masked inputs
  * and that every secret it needs has at least t holders among them; otherwise the round fails with a
  * {@link SecAggException} and no share is requested, so nothing is revealed. Reconstructed mask keys are checked
  * against the public keys their owners advertised, and extra shares against the Shamir polynomial, so a tampered
@@ -37,6 +37,16 @@ public final class SecAggServer {
          * @return the replies of the clients that answered, and for the others why not (dropped, timed out, refused)
          */
         Replies exchange(Map<String, Message> requests);
+
+        /** Bytes of all requests delivered so far (0 if the channel does not count). */
+        default long bytesDown() {
+            return 0;
+        }
+
+        /** Bytes of all replies received so far (0 if the channel does not count). */
+        default long bytesUp() {
+            return 0;
+        }
     }
 
     /** What a stage brought back: replies by client id, and reasons by client id for those without a reply. */
@@ -121,26 +131,14 @@ public final class SecAggServer {
         }
         SortedMap<String, Message> masked = collect(Stage.MASKED_INPUT, session, maskReq, dropped,
                 List.of("masked", "meta"));
+        keepMajorityLayout(config, masked, dropped);
         List<String> survivors = List.copyOf(masked.keySet());
         SortedSet<String> lost = new TreeSet<>(shared.keySet());
         lost.removeAll(masked.keySet());
         checkReconstructible(config, graph, survivors, lost, maskSets, "masked inputs");
 
         byte[] meta = masked.get(survivors.get(0)).require("meta");
-        int length = -1;
-        for (String u : survivors) {
-            Message m = masked.get(u);
-            if (!Arrays.equals(m.require("meta"), meta)) {
-                throw new SecAggException("round " + config.round() + ": " + u + " sent another layout than "
-                        + survivors.get(0) + "; every client must mask the same tensors");
-            }
-            int len = m.require("masked").length / FixedPoint.wordBytes(config.bits());
-            if (length >= 0 && len != length) {
-                throw new SecAggException("round " + config.round() + ": " + u + " sent " + len + " words, "
-                        + survivors.get(0) + " sent " + length);
-            }
-            length = len;
-        }
+        int length = masked.get(survivors.get(0)).require("masked").length / FixedPoint.wordBytes(config.bits());
 
         // UNMASK: ask each survivor for its shares of survivors (b) and of the lost (s) that it holds
         SortedMap<String, Message> unmaskReq = new TreeMap<>();
@@ -190,6 +188,42 @@ public final class SecAggServer {
             }
         }
         return new Result(sum, meta, survivors, dropped);
+    }
+
+    /**
+     * Every masked input must have the same public layout and length. Those that differ from the layout a strict
+     * majority sent (or whose byte count is not a whole number of words) are dropped as if they had not sent one:
+     * their pairwise masks are then removed with their reconstructed mask keys, their self masks are never revealed.
+     * Without a majority the round fails.
+     */
+    private static void keepMajorityLayout(SecAggConfig config, SortedMap<String, Message> masked,
+                                           SortedMap<String, String> dropped) {
+        int wordBytes = FixedPoint.wordBytes(config.bits());
+        SortedMap<String, String> layoutOf = new TreeMap<>();
+        java.util.Map<String, Integer> votes = new java.util.HashMap<>();
+        masked.forEach((u, m) -> {
+            int bytes = m.require("masked").length;
+            String key = bytes % wordBytes != 0 ? null
+                    : java.util.HexFormat.of().formatHex(m.require("meta")) + "/" + bytes / wordBytes;
+            layoutOf.put(u, key);
+            if (key != null) {
+                votes.merge(key, 1, Integer::sum);
+            }
+        });
+        String majority = votes.entrySet().stream().filter(e -> 2L * e.getValue() > masked.size())
+                .map(Map.Entry::getKey).findFirst().orElse(null);
+        if (majority == null && !masked.isEmpty()) {
+            throw new SecAggException("round " + config.round() + ": the " + masked.size() + " masked inputs have "
+                    + votes.size() + " different layouts or lengths and no majority; every client must mask the same "
+                    + "tensors");
+        }
+        layoutOf.forEach((u, key) -> {
+            if (!majority.equals(key)) {
+                masked.remove(u);
+                dropped.put(u, Stage.MASKED_INPUT + ": its masked input has another layout or length than the "
+                        + votes.get(majority) + " of " + layoutOf.size() + " clients that agree; it is left out");
+            }
+        });
     }
 
     /** The clients whose shares v holds: itself and those that sent it shares. */

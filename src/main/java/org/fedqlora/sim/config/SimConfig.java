@@ -102,7 +102,7 @@ public record SimConfig(
                 new IFedQLora("svd", 10, 1e-4),
                 new Server("fedavg", 1.0, 0.9, 0.9, 0.99, 1e-3, 600.0, 600.0, 3),
                 new Eval(1, 0),
-                new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0),
+                new Privacy("none", 0, new Privacy.AdaptiveClip(false, 0.5, 0.2, 0), 0, 0, 0, "auto"),
                 new Transport("none", 1 << 20, 1L << 30),
                 new Secagg(false, 0, 0, 48, 1.0, 10_000),
                 "auto",
@@ -382,10 +382,17 @@ public record SimConfig(
             AdaptiveClip adaptiveClip,   // quantile-based adaptive clipping (Andrew et al. 2021), central only
             double noiseMultiplier,      // z > 0; 0 = chosen from target_epsilon for the planned rounds
             double targetEpsilon,        // budget: a run stops before a round would exceed it; 0 = no budget
-            double delta) {              // δ in (0, 1) of the reported (ε, δ); required (well below 1/clients)
+            double delta,                // δ in (0, 1) of the reported (ε, δ); required (well below 1/clients)
+            String noise) {              // see NOISES: auto (seeded in simulate, secure in server/client), secure, seeded
 
         /** Valid {@link #mode}s. */
         public static final List<String> MODES = List.of("none", "central", "local");
+        /**
+         * Valid {@link #noise} sources: {@code secure} (SecureRandom: the guarantee holds), {@code seeded}
+         * (AES-256-CTR from the run seed: bit-identical reruns, but no privacy against anyone who knows the config,
+         * which every deployed client receives), {@code auto} (seeded in simulate, secure in a deployment).
+         */
+        public static final List<String> NOISES = List.of("auto", "secure", "seeded");
 
         public Privacy {
             mode = Check.oneOf("privacy.mode", mode, MODES);
@@ -393,6 +400,12 @@ public record SimConfig(
             Check.nonNegative("privacy.noise_multiplier", noiseMultiplier);
             Check.nonNegative("privacy.target_epsilon", targetEpsilon);
             Check.unitOpen("privacy.delta", delta);
+            noise = Check.oneOf("privacy.noise", noise, NOISES);
+        }
+
+        /** Whether DP noise is drawn from the run seed: in simulate unless secure, in a deployment only if seeded. */
+        public boolean seededNoise(boolean simulation) {
+            return noise.equals("seeded") || (simulation && noise.equals("auto"));
         }
 
         /** Whether DP is on. */

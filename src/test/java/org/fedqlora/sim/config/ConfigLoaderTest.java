@@ -67,9 +67,9 @@ class ConfigLoaderTest {
                 "eval.every", "eval.max_examples", "privacy.mode", "privacy.clip",
                 "privacy.adaptive_clip.enabled", "privacy.adaptive_clip.target_quantile", "privacy.adaptive_clip.lr",
                 "privacy.adaptive_clip.count_noise", "privacy.noise_multiplier", "privacy.target_epsilon",
-                "privacy.delta", "secagg.enabled", "secagg.threshold", "secagg.neighbours", "secagg.bits",
+                "privacy.delta", "privacy.noise", "secagg.enabled", "secagg.threshold", "secagg.neighbours", "secagg.bits",
                 "secagg.clip", "secagg.max_weight", "compute", "seed", "seeds", "sweep", "experiments");
-        assertThat(Settings.KEYS).hasSize(81);
+        assertThat(Settings.KEYS).hasSize(82);
     }
 
     @Test
