@@ -67,7 +67,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
     @Option(names = "--double-quant") boolean doubleQuant;
     @Option(names = "--residency", defaultValue = "dequantized",
-            description = "dequantized (fp32 copy of Q(W), fast) or packed (format's true size, dequantized each step).")
+            description = "dequantized (fp32 copy of Q(W), fastest decoding) or packed (the format's true size, unpacked "
+                    + "inside each product's native call: same outputs, slower at batch 1).")
     String residency;
     @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", description = "QA adapter rank (default: the adapter's, else 0).") Integer qaRank;
     @Option(names = "--adapter", paramLabel = "DIR") Path adapter;

@@ -12,7 +12,29 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
+        stopPromptlyOnSignals();
         System.exit(run(args));
+    }
+
+    /**
+     * Ctrl-C (SIGINT) and SIGTERM end the process at once with the shell's codes 130 and 143 and one line on stderr.
+     * The JVM's default is an orderly exit that runs DJL's shutdown hooks, which free native tensors while the main
+     * thread may still be inside libtorch (a backward pass): that crashed the JVM with a fatal-error banner and an
+     * hs_err file in the working folder. Halting skips the hooks; nothing is lost that an orderly exit would keep:
+     * every output is written atomically, and an interrupted simulation resumes from its last round (--resume).
+     */
+    private static void stopPromptlyOnSignals() {
+        for (String name : new String[] {"INT", "TERM"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                    System.err.println(System.lineSeparator() + "fedqlora: stopped by SIG" + signal.getName());
+                    System.err.flush();
+                    Runtime.getRuntime().halt(128 + signal.getNumber());
+                });
+            } catch (IllegalArgumentException e) {
+                // the signal is not available here (or the JVM reserves it): keep the default
+            }
+        }
     }
 
     /** Runs the CLI and returns the exit code: 0 ok, 2 a user error (message, no stack trace), 1 a bug. */

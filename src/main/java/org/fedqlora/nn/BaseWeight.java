@@ -21,6 +21,14 @@ public interface BaseWeight extends AutoCloseable {
      */
     NDArray weight(NDManager step);
 
+    /**
+     * W as the factor of {@link Gemm#linear(Compute, NDArray, Gemm.Kernel, NDArray)}: by default the array of
+     * {@link #weight}; a packed weight returns a kernel that unpacks W inside the product's own native call.
+     */
+    default Gemm.Kernel kernel(NDManager step) {
+        return Gemm.dense(weight(step));
+    }
+
     /** Bytes this weight keeps resident (packed codes and scales for quantized weights). */
     long residentBytes();
 

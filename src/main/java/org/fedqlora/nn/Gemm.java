@@ -32,10 +32,57 @@ public final class Gemm {
     }
 
     /**
+     * The frozen factor W of a product {@code x·Wᵀ + b}, as the routes of {@link Gemm} need it. A dense weight
+     * passes its resident array ({@link #dense}); a packed one unpacks W inside the same native call.
+     */
+    public interface Kernel {
+        /** x (..., in) → (..., out) by {@code torch.linear}, in float32. */
+        NDArray linear(NDArray x, NDArray bias);
+
+        /** image (g, in, rows/g, 1), channels-last → (g, out, rows/g, 1) by a 1×1 {@code conv2d}, in float32. */
+        NDArray conv(NDArray image, NDArray bias);
+
+        /** x (..., in) → (..., out) at {@link Compute#BF16} ({@link Bf16#linear}'s rounding). */
+        NDArray bf16(NDArray x, NDArray bias);
+
+        /** Output features. */
+        long out();
+    }
+
+    /** The kernel of a resident (out, in) float32 weight. */
+    public static Kernel dense(NDArray w) {
+        return new Kernel() {
+            @Override
+            public NDArray linear(NDArray x, NDArray bias) {
+                return x.getNDArrayInternal().linear(x, w, bias).singletonOrThrow();
+            }
+
+            @Override
+            public NDArray conv(NDArray image, NDArray bias) {
+                NDArray kernel = w.reshape(out(), w.getShape().get(1), 1, 1);   // a view, in w's manager:
+                kernel.attach(image.getManager());                              // freed with the step
+                return image.getNDArrayInternal()
+                        .convolution(image, kernel, bias, new Shape(1, 1), new Shape(0, 0), new Shape(1, 1), 1)
+                        .singletonOrThrow();
+            }
+
+            @Override
+            public NDArray bf16(NDArray x, NDArray bias) {
+                return Bf16.linear(x, w, bias);
+            }
+
+            @Override
+            public long out() {
+                return w.getShape().get(0);
+            }
+        };
+    }
+
+    /**
      * {@link #linear(NDArray, NDArray, NDArray)} at {@code compute}'s precision ({@link Bf16#linear} for BF16).
      */
     public static NDArray linear(Compute compute, NDArray x, NDArray w, NDArray bias) {
-        return compute == Compute.BF16 ? Bf16.linear(x, w, bias) : linear(x, w, bias);
+        return linear(compute, x, dense(w), bias);
     }
 
     /**
@@ -45,26 +92,25 @@ public final class Gemm {
      * @return (..., out)
      */
     public static NDArray linear(NDArray x, NDArray w, NDArray bias) {
+        return linear(Compute.FP32, x, dense(w), bias);
+    }
+
+    /** {@code x·Wᵀ + b} for the W of {@code k}, by the route this size and thread count run fastest on. */
+    public static NDArray linear(Compute compute, NDArray x, Kernel k, NDArray bias) {
+        if (compute == Compute.BF16) {
+            return k.bf16(x, bias);
+        }
         Shape s = x.getShape();
         long in = s.get(s.dimension() - 1);
         long rows = s.size() / in;
-        long out = w.getShape().get(0);
+        long out = k.out();
         int g = convBatch(rows, in, out);
         if (g == 0) {
-            return x.getNDArrayInternal().linear(x, w, bias).singletonOrThrow();
+            return k.linear(x, bias);
         }
-        return convolution(x, w, bias, g, rows, in, out).reshape(s.slice(0, s.dimension() - 1).add(out));
-    }
-
-    /** The oneDNN route: y (rows, out) from x viewed as a channels-last (g, in, rows/g, 1) image. */
-    private static NDArray convolution(NDArray x, NDArray w, NDArray bias, int g, long rows, long in, long out) {
         NDArray image = x.reshape(g, rows / g, 1, in).transpose(0, 3, 1, 2);   // (g, in, rows/g, 1), a view
-        NDArray kernel = w.reshape(out, in, 1, 1);                               // a view, in w's manager:
-        kernel.attach(x.getManager());                                           // freed with the step
-        NDArray y = x.getNDArrayInternal()
-                .convolution(image, kernel, bias, new Shape(1, 1), new Shape(0, 0), new Shape(1, 1), 1)
-                .singletonOrThrow();                                             // (g, out, rows/g, 1)
-        return y.transpose(0, 2, 3, 1).reshape(rows, out);                       // channels-last: no copy
+        NDArray y = k.conv(image, bias);                                          // (g, out, rows/g, 1)
+        return y.transpose(0, 2, 3, 1).reshape(s.slice(0, s.dimension() - 1).add(out));   // channels-last: no copy
     }
 
     /** The batch g to view the rows as, or 0 for the plain linear kernel. */

@@ -32,7 +32,7 @@ public final class Linear {
 
     /** x: (..., in) → (..., out). */
     public NDArray forward(NDManager step, NDArray x, boolean training) {
-        NDArray y = Gemm.linear(compute, x, base.weight(step), bias);
+        NDArray y = Gemm.linear(compute, x, base.kernel(step), bias);
         for (LinearAdapter a : adapters) {
             y = y.add(a.delta(x, training));
         }

@@ -22,7 +22,7 @@ public final class QuantizedBase implements BaseWeightFactory {
     public enum Residency {
         /** Dequantized once to fp32 (fast; memory of fp32, values of the format: "fake quantization"). */
         DEQUANTIZED,
-        /** Kept packed, dequantized at each forward pass (memory at the format's true size). */
+        /** Kept packed, unpacked inside each product's native call (memory at the format's true size). */
         PACKED;
 
         public static Residency parse(String s) {
@@ -72,7 +72,7 @@ public final class QuantizedBase implements BaseWeightFactory {
         layers.put(module, r);
         QuantizedTensor q = r.base();
         if (residency == Residency.PACKED && q.format().isQuantized()) {
-            return new PackedWeight(q);
+            return new PackedWeight(q, owner);
         }
         return new DenseWeight(owner, q.dequantize(), out, in, q.format().id());
     }

@@ -6,6 +6,8 @@ import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.SafetensorsWriter;
 import org.fedqlora.tensor.TensorSource;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -16,13 +18,19 @@ import java.util.Map;
  * {@link #fromTensors}.
  */
 public final class QuantizedTensor {
+    /** Zero bytes kept after the payload: more than the longest word a packed weight reads (7 bytes, k = 7). */
+    static final int SLACK = 8;
     private final String name;
     private final QuantFormat format;
     private final int rows;
     private final int cols;
     private final int blockSize;
-    /** Packed codes (NF, INT) or little-endian fp32/bf16 values (FP32, BF16). */
-    private final byte[] data;
+    /**
+     * Packed codes (NF, INT) or little-endian fp32/bf16 values (FP32, BF16), in native memory (a direct buffer):
+     * limit = the payload's bytes, then {@link #SLACK} zero bytes, so that a {@link PackedWeight} can view it from
+     * the engine in whole words without a copy: the codes are held once, however the weight is used.
+     */
+    private final ByteBuffer data;
     /** NF without double quantization: absmax per block; else null. */
     private final float[] absmax;
     /** NF with double quantization: the absmax in 8 bits; else null. */
@@ -38,7 +46,8 @@ public final class QuantizedTensor {
         this.rows = rows;
         this.cols = cols;
         this.blockSize = blockSize;
-        this.data = data;
+        this.data = ByteBuffer.allocateDirect(data.length + SLACK);
+        this.data.put(data).flip();
         this.absmax = absmax;
         this.doubleQuant = doubleQuant;
         this.lo = lo;
@@ -96,10 +105,18 @@ public final class QuantizedTensor {
 
     /**
      * Decodes on the DJL engine: a float32 (rows, cols) array in {@code manager}; intermediates are freed.
-     * Gives the same values as {@link #dequantize()}.
+     * Gives the same values as {@link #dequantize()} (quantized formats through {@link PackedKernels}, one native
+     * call).
      */
     public NDArray toNDArray(NDManager manager) {
-        return EngineDequantizer.dequantize(this, manager);
+        if (!format.isQuantized()) {
+            return manager.create(dequantize(), new ai.djl.ndarray.types.Shape(rows, cols));
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            NDArray w = new PackedWeight(this, tmp).weight(tmp);
+            w.attach(manager);
+            return w;
+        }
     }
 
     /**
@@ -129,7 +146,7 @@ public final class QuantizedTensor {
      * counted from the arrays themselves; equals {@link #storageBytes()} because nothing is kept unpacked.
      */
     public long residentBytes() {
-        long bytes = data.length;
+        long bytes = data.limit();
         if (absmax != null) {
             bytes += 4L * absmax.length;
         }
@@ -144,7 +161,7 @@ public final class QuantizedTensor {
 
     /**
      * The saved form of a quantized tensor: named tensors plus string metadata for the safetensors header, both in
-     * a fixed order. The tensors are read-only views of this object's arrays (no copy).
+     * a fixed order. The tensors are read-only views of this object's arrays and buffer (no copy).
      */
     public record Parts(Map<String, HostTensor> tensors, Map<String, String> metadata) {
         public Parts {
@@ -180,13 +197,26 @@ public final class QuantizedTensor {
         return QuantizedTensorIO.isSaved(prefix, metadata);
     }
 
+    /** A heap copy of the payload. */
     byte[] data() {
-        return data;
+        byte[] out = new byte[data.limit()];
+        data.duplicate().get(out);
+        return out;
+    }
+
+    /** The payload, read-only, position 0 to limit (no copy). */
+    ByteBuffer payload() {
+        return data.duplicate().asReadOnlyBuffer();
+    }
+
+    /** The payload's native memory from its first byte, {@code length} bytes (at most payload + {@link #SLACK}). */
+    ByteBuffer nativeData(int length) {
+        return data.duplicate().clear().limit(length).slice().order(ByteOrder.nativeOrder());
     }
 
     /** One unsigned code per weight, row-major (NF and INT formats). */
     byte[] codes() {
-        return BitPacking.unpack(data, format.bits(), Math.toIntExact(numel()));
+        return BitPacking.unpack(data(), format.bits(), Math.toIntExact(numel()));
     }
 
     /** NF: the absmax the decoder multiplies by, one per block (double-quantized ones decoded). */

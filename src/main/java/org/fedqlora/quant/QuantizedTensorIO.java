@@ -49,11 +49,12 @@ final class QuantizedTensorIO {
     static QuantizedTensor.Parts toParts(QuantizedTensor t, String p) {
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
         long[] blockShape = {t.rows(), t.blockSize() == 0 ? 0 : t.cols() / t.blockSize()};
+        ByteBuffer data = t.payload();
         switch (t.format().family()) {
             case FLOAT -> tensors.put(p + ".qweight", view(t.format() == QuantFormat.FP32 ? DType.F32 : DType.BF16,
-                    t.data(), t.rows(), t.cols()));
+                    data, t.rows(), t.cols()));
             case NORMAL_FLOAT -> {
-                tensors.put(p + ".qweight", view(DType.U8, t.data(), t.data().length));
+                tensors.put(p + ".qweight", view(DType.U8, data, data.limit()));
                 DoubleQuant dq = t.doubleQuantState();
                 if (dq == null) {
                     tensors.put(p + ".absmax", HostTensor.ofFloats(t.storedAbsmax(), blockShape));
@@ -64,7 +65,7 @@ final class QuantizedTensorIO {
                 }
             }
             case UNIFORM -> {
-                tensors.put(p + ".qweight", view(DType.U8, t.data(), t.data().length));
+                tensors.put(p + ".qweight", view(DType.U8, data, data.limit()));
                 tensors.put(p + ".lo", HostTensor.ofFloats(t.groupLo(), blockShape));
                 tensors.put(p + ".scale", HostTensor.ofFloats(t.groupScale(), blockShape));
             }
@@ -80,7 +81,11 @@ final class QuantizedTensorIO {
 
     /** A read-only tensor over the array, so a caller cannot change the quantized tensor through it. */
     private static HostTensor view(DType dtype, byte[] bytes, long... shape) {
-        return new HostTensor(dtype, shape, ByteBuffer.wrap(bytes).asReadOnlyBuffer());
+        return view(dtype, ByteBuffer.wrap(bytes), shape);
+    }
+
+    private static HostTensor view(DType dtype, ByteBuffer bytes, long... shape) {
+        return new HostTensor(dtype, shape, bytes.asReadOnlyBuffer());
     }
 
     static QuantizedTensor fromParts(String p, TensorSource src, Map<String, String> metadata) {

@@ -16,27 +16,28 @@ class RunsTest {
 
         List<Run> base = runs.stream().filter(r -> r.experiment().equals(Runs.BASE)).toList();
         List<Run> motivation = runs.stream().filter(r -> r.experiment().startsWith("motivation-")).toList();
-        assertThat(base).hasSize(3 * 2 * 3);
-        assertThat(motivation).hasSize(3 * 3);
-        assertThat(runs).hasSize(27);
-        assertThat(runs.stream().map(Run::id).distinct()).hasSize(27);
+        assertThat(base).hasSize(3 * 2 * 4);
+        assertThat(motivation).hasSize(3 * 4);
+        assertThat(runs).hasSize(36);
+        assertThat(runs.stream().map(Run::id).distinct()).hasSize(36);
     }
 
     @Test
     void paperBaseRunsAreOrderedAxisByAxisThenSeed() {
         List<Run> runs = ConfigLoader.loadPreset("paper", List.of()).runs();
 
-        assertThat(runs.subList(0, 7).stream().map(r -> r.label() + "/" + r.seed())).containsExactly(
+        assertThat(runs.subList(0, 9).stream().map(r -> r.label() + "/" + r.seed())).containsExactly(
                 "clients=3,partition.method=iid/1", "clients=3,partition.method=iid/2",
-                "clients=3,partition.method=iid/3", "clients=3,partition.method=dirichlet/1",
-                "clients=3,partition.method=dirichlet/2", "clients=3,partition.method=dirichlet/3",
+                "clients=3,partition.method=iid/3", "clients=3,partition.method=iid/4",
+                "clients=3,partition.method=dirichlet/1", "clients=3,partition.method=dirichlet/2",
+                "clients=3,partition.method=dirichlet/3", "clients=3,partition.method=dirichlet/4",
                 "clients=5,partition.method=iid/1");
-        assertThat(runs.get(17).id()).isEqualTo("base_clients=10,partition.method=dirichlet_seed3");
+        assertThat(runs.get(23).id()).isEqualTo("base_clients=10,partition.method=dirichlet_seed4");
     }
 
     @Test
     void paperRunConfigsAreResolvedSingleRuns() {
-        Run run = ConfigLoader.loadPreset("paper", List.of()).runs().get(6);
+        Run run = ConfigLoader.loadPreset("paper", List.of()).runs().get(8);
 
         SimConfig c = run.config();
         assertThat(run.setting()).isEqualTo(Map.of("clients", 5, "partition.method", "iid"));
@@ -57,13 +58,13 @@ class RunsTest {
     void motivationVariantsRunPlainLoraWithTheirFormatsAndNoSweep() {
         List<Run> runs = ConfigLoader.loadPreset("paper", List.of()).runs();
 
-        Run nf2 = runs.get(18);
-        Run mixed = runs.get(24);
+        Run nf2 = runs.get(24);
+        Run mixed = runs.get(32);
         assertThat(nf2.id()).isEqualTo("motivation-nf2_seed1");
         assertThat(nf2.label()).isEmpty();
         assertThat(nf2.config().methods()).containsExactly("lora");
         assertThat(nf2.config().clientFormats()).hasSize(10).containsOnly(QuantFormat.NF2);
-        assertThat(runs.get(21).config().clientFormats()).containsOnly(QuantFormat.NF4);
+        assertThat(runs.get(28).config().clientFormats()).containsOnly(QuantFormat.NF4);
         assertThat(mixed.id()).isEqualTo("motivation-mixed_seed1");
         assertThat(mixed.config().clientFormats()).containsOnly(QuantFormat.NF2, QuantFormat.NF4);
         assertThat(mixed.config().partition().method()).isEqualTo("dirichlet");
