@@ -4,6 +4,7 @@ import org.fedqlora.UserException;
 import org.fedqlora.data.Dataset;
 import org.fedqlora.data.DatasetFiles;
 import org.fedqlora.data.Fields;
+import org.fedqlora.data.InstructionFiles;
 import org.fedqlora.data.Partition;
 import org.fedqlora.data.Partitioner;
 import org.fedqlora.fed.Client;
@@ -42,12 +43,14 @@ import java.util.concurrent.atomic.AtomicReference;
 @Command(name = "client", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Take part in a federation run by 'fedqlora server': load the quantized base, build the",
                 "private QA adapter once (kept in --state-dir), train on local data when asked. The data and the",
-                "QA adapter never leave this process; only the shared LoRA and head are sent."},
+                "QA adapter never leave this process; only the shared LoRA (and a classifier's head) is sent.",
+                "Instruction JSONL (Alpaca or chat rows) makes this a causal-LM client for a data.task causal-lm run."},
         footer = {"", "Examples:",
                 "  fedqlora client --server coordinator.example.org:9443 --model minilm --format nf2 \\",
                 "      --data hospital-a.jsonl --state-dir state --tls-ca pki/ca.crt \\",
                 "      --tls-cert pki/client-0.crt --tls-key pki/client-0.key",
                 "  fedqlora client ... --data all.jsonl --virtual 10      # 10 virtual clients, data split iid",
+                "  fedqlora client ... --model ./SmolLM2-135M-Instruct --data clinic-a-chats.jsonl   # causal-LM",
                 "",
                 "The client id is the certificate's common name (NAME-v0.. with --virtual). It reconnects with",
                 "backoff when the server is unreachable and exits when the server says the run is finished."})
@@ -58,8 +61,9 @@ public final class ClientCommand implements Callable<Integer> {
             + "as the server's config).") String model;
     @Option(names = "--format", required = true, description = "Base-weight format this machine runs: nf2, nf3, nf4, "
             + "int2..int8, fp32.") String format;
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Local data (CSV, JSONL, Parquet); "
-            + "one per virtual client, or one split over all of them.") List<Path> data;
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Local data (CSV, JSONL, Parquet; "
+            + "instruction JSONL for a causal-LM run); one per virtual client, or one split over all of them.")
+    List<Path> data;
     @Option(names = "--test", paramLabel = "FILE", description = "A shared test set for global metrics (default: the "
             + "local test split).") Path test;
     @Option(names = "--state-dir", required = true, paramLabel = "DIR", description = "Quantized model, QA adapter "
@@ -85,7 +89,8 @@ public final class ClientCommand implements Callable<Integer> {
             throw new UserException("--virtual must be at least 1, got " + virtual);
         }
         Fields fields = new Fields(textField, labelField);
-        List<Dataset> parts = datasets(fields);
+        boolean instructions = instructions();
+        List<Dataset> parts = datasets(fields, instructions);
         try {
             Files.createDirectories(stateDir);
         } catch (IOException e) {
@@ -99,8 +104,8 @@ public final class ClientCommand implements Callable<Integer> {
         List<DeployedClient> deployed = new ArrayList<>();
         for (int k = 0; k < virtual; k++) {
             String vid = virtual == 1 ? name : name + "-v" + k;
-            deployed.add(new DeployedClient(vid, fmt, parts.get(k), Optional.ofNullable(test), fields, stateDir,
-                    models));
+            deployed.add(new DeployedClient(vid, fmt, parts.get(k), instructions, Optional.ofNullable(test), fields,
+                    stateDir, models));
         }
         List<FederationNode.VirtualClient> clients = virtualClients(deployed, hash, stateDir);
         System.err.printf(Locale.ROOT, "fedqlora client: %d virtual client(s) (%s%s), format %s, server %s (%s)%n",
@@ -123,7 +128,7 @@ public final class ClientCommand implements Callable<Integer> {
         for (DeployedClient dc : deployed) {
             String vid = dc.id();
             Capabilities caps = Capabilities.newBuilder().setFormat(dc.format().id()).setNumExamples(dc.examples())
-                    .setBaseModelHash(hash).addAllLabels(dc.labels()).addCompressions("none")
+                    .setBaseModelHash(hash).setTask(dc.task()).addAllLabels(dc.labels()).addCompressions("none")
                     .addCompressions("deflate").addCompressions("int8").setSoftware(Protocol.SOFTWARE).build();
             DeployedPrivacy privacy = new DeployedPrivacy(vid);
             ClientAdapter adapter = new ClientAdapter(vid, caps, task -> privacy.wrap(config.get(), task.method(),
@@ -174,15 +179,41 @@ public final class ClientCommand implements Callable<Integer> {
         return c;
     }
 
-    private List<Dataset> datasets(Fields fields) {
+    /**
+     * Whether the --data files (and --test) are instruction data (causal-LM tuning) rather than text/label rows;
+     * every file must be the same kind.
+     */
+    private boolean instructions() {
+        List<Path> files = new ArrayList<>(data);
+        if (test != null) {
+            files.add(test);
+        }
+        List<Path> lm = files.stream().filter(InstructionFiles::looksLikeInstructions).toList();
+        if (!lm.isEmpty() && lm.size() != files.size()) {
+            List<Path> other = files.stream().filter(f -> !lm.contains(f)).toList();
+            throw new UserException(lm.get(0) + " holds instruction rows but " + other.get(0) + " does not: the "
+                    + "--data and --test files of one client are all instruction JSONL (causal-LM) or all text/label "
+                    + "data (classification)");
+        }
+        return !lm.isEmpty();
+    }
+
+    private static Dataset load(Path file, Fields fields, boolean instructions) {
+        return instructions ? InstructionFiles.asDataset(InstructionFiles.load(file)) : DatasetFiles.load(file, fields);
+    }
+
+    private List<Dataset> datasets(Fields fields, boolean instructions) {
+        if (instructions && test != null) {
+            InstructionFiles.load(test); // a malformed test set is an error now, not at the first evaluation
+        }
         if (data.size() == virtual) {
-            return data.stream().map(f -> DatasetFiles.load(f, fields)).toList();
+            return data.stream().map(f -> load(f, fields, instructions)).toList();
         }
         if (data.size() != 1) {
             throw new UserException(data.size() + " --data files for " + virtual + " virtual clients: give one file "
                     + "per virtual client, or one file to split over them");
         }
-        Dataset all = DatasetFiles.load(data.get(0), fields);
+        Dataset all = load(data.get(0), fields, instructions);
         if (virtual == 1) {
             return List.of(all);
         }

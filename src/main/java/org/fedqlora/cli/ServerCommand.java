@@ -83,6 +83,7 @@ public final class ServerCommand implements Callable<Integer> {
         Deployment.checkDeployable(c);
         var credentials = credentials();
         ModelFolder folder = Models.open(c.model());
+        Deployment.checkModel(c, folder);
         String hash = folder.contentHash();
         long t0 = System.nanoTime();
         try (QuantizedModel base = QuantizedModel.load(folder, new QuantSpec(QuantFormat.FP32, c.quant().groupSize(),
@@ -98,11 +99,11 @@ public final class ServerCommand implements Callable<Integer> {
                     .withRegistration((id, caps) -> {
                         try {
                             QuantFormat.parse(caps.getFormat());
-                            return null;
                         } catch (RuntimeException e) {
                             return "client '" + id + "' runs format '" + caps.getFormat() + "', which this server "
                                     + "does not know (" + e.getMessage() + ")";
                         }
+                        return Deployment.taskRefusal(c, id, caps.getTask());
                     });
             try (GrpcTransport transport = GrpcTransport.start(port, credentials, !insecure, options)) {
                 System.err.printf(Locale.ROOT, "fedqlora server listening on port %d (%s), base model %s (%s)%n",
@@ -122,8 +123,9 @@ public final class ServerCommand implements Callable<Integer> {
                             @Override
                             public void round(Method method, int round, int rounds, RoundRecord rec) {
                                 if (rec != null) {
-                                    System.err.printf(Locale.ROOT, "%s round %d/%d: accuracy %.4f (worst %.4f)%s%n",
-                                            method.id, round, rounds, rec.accuracy(), rec.worstAccuracy(), privacy);
+                                    System.err.printf(Locale.ROOT, "%s round %d/%d: %s %.4f (worst %.4f)%s%n",
+                                            method.id, round, rounds, rec.task().causalLm() ? "perplexity"
+                                                    : "accuracy", rec.accuracy(), rec.worstAccuracy(), privacy);
                                 } else if (!privacy.isEmpty()) {
                                     System.err.printf(Locale.ROOT, "%s round %d/%d%s%n", method.id, round, rounds,
                                             privacy);

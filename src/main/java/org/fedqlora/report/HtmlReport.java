@@ -319,28 +319,39 @@ public final class HtmlReport {
             methods.add(method);
             cells.put(method + '\n' + setting, row);
         }
+        boolean lm = rows.stream().anyMatch(r -> r.has("perplexity_mean"));
         StringBuilder out = new StringBuilder("<section id=\"aggregate\">\n<h2>Mean ± std over runs</h2>\n"
-                + "<p class=\"note\">In %; rows are methods, columns are settings; the best mean of each column "
-                + "is in bold. Hover a cell for its number of runs.</p>\n");
-        for (String metric : List.of("accuracy", "macro_f1")) {
+                + "<p class=\"note\">" + (lm ? "Over the response tokens of the global test set; lower is better; "
+                + "rows are methods, columns are settings; the best (lowest) mean of each column is in bold."
+                : "In %; rows are methods, columns are settings; the best mean of each column is in bold.")
+                + " Hover a cell for its number of runs.</p>\n");
+        Map<String, String> titles = new LinkedHashMap<>();
+        titles.put("accuracy", "Accuracy");
+        titles.put("macro_f1", "Macro-F1");
+        titles.put("perplexity", "Perplexity (lower is better)");
+        titles.put("loss", "Loss, nats per response token (lower is better)");
+        for (String metric : lm ? List.of("perplexity", "loss") : List.of("accuracy", "macro_f1")) {
             boolean present = rows.stream().anyMatch(r -> Json.number(r, metric + "_mean").isPresent());
             if (present) {
-                out.append("<h3>").append(metric.equals("accuracy") ? "Accuracy" : "Macro-F1").append("</h3>\n")
-                        .append(aggregateTable(metric, List.copyOf(settings), List.copyOf(methods), cells));
+                out.append("<h3>").append(titles.get(metric)).append("</h3>\n")
+                        .append(aggregateTable(metric, List.copyOf(settings), List.copyOf(methods), cells, lm));
             }
         }
         return out.append("</section>\n").toString();
     }
 
+    /** One metric's table; {@code lowerIsBetter} (perplexity, loss): printed as they are, the lowest in bold. */
     private static String aggregateTable(String metric, List<String> settings, List<String> methods,
-                                         Map<String, JsonNode> cells) {
+                                         Map<String, JsonNode> cells, boolean lowerIsBetter) {
         List<Cell> header = new ArrayList<>(List.of(Cell.text("Method")));
         settings.forEach(s -> header.add(Cell.number(s)));
         Table table = new Table(header);
         Map<String, OptionalDouble> best = new LinkedHashMap<>();
         for (String setting : settings) {
-            best.put(setting, methods.stream().map(m -> Json.number(cells.get(m + '\n' + setting), metric + "_mean"))
-                    .filter(OptionalDouble::isPresent).mapToDouble(OptionalDouble::getAsDouble).max());
+            java.util.stream.DoubleStream means = methods.stream()
+                    .map(m -> Json.number(cells.get(m + '\n' + setting), metric + "_mean"))
+                    .filter(OptionalDouble::isPresent).mapToDouble(OptionalDouble::getAsDouble);
+            best.put(setting, lowerIsBetter ? means.min() : means.max());
         }
         for (String method : methods) {
             List<Cell> row = new ArrayList<>(List.of(Cell.text(method).strong(true)));
@@ -348,8 +359,9 @@ public final class HtmlReport {
                 JsonNode cell = cells.get(method + '\n' + setting);
                 OptionalDouble mean = Json.number(cell, metric + "_mean");
                 OptionalDouble std = Json.number(cell, metric + "_std");
-                String text = Numbers.percent(mean) + (mean.isPresent() && std.isPresent()
-                        ? " ± " + Numbers.percent(std) : "");
+                String text = lowerIsBetter
+                        ? Numbers.decimal(mean) + (mean.isPresent() && std.isPresent() ? " ± " + Numbers.decimal(std) : "")
+                        : Numbers.percent(mean) + (mean.isPresent() && std.isPresent() ? " ± " + Numbers.percent(std) : "");
                 row.add(Cell.number(text).strong(mean.isPresent() && mean.equals(best.get(setting)))
                         .title(cell == null ? "" : count((int) Json.number(cell, "runs").orElse(0), "run")));
             }

@@ -25,13 +25,13 @@ final class Numbers {
         return Math.round(10_000 * fraction) / 100.0;
     }
 
-    /** 1536 -> "1.5 KiB"; missing -> "-". */
-    /** A perplexity or loss with 3 significant decimals ("12.345"), "-" when missing. */
+    /** A perplexity or loss with three decimals ("12.345"), "-" when missing. */
     static String decimal(OptionalDouble value) {
         return value.isPresent() && Double.isFinite(value.getAsDouble())
                 ? String.format(java.util.Locale.ROOT, "%.3f", value.getAsDouble()) : MISSING;
     }
 
+    /** 1536 -> "1.5 KiB"; missing -> "-". */
     static String bytes(OptionalDouble bytes) {
         if (bytes.isEmpty()) {
             return MISSING;

@@ -14,7 +14,8 @@ import java.util.TreeMap;
 
 /**
  * Results over several runs: mean ± sample standard deviation over seeds of each method's final accuracy and
- * macro-F1, per setting (experiment and sweep values), as the paper's tables show them.
+ * macro-F1 (classification) or perplexity and loss over response tokens (causal-LM, lower is better), per setting
+ * (experiment and sweep values), as the paper's tables show them.
  */
 final class Aggregate {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -22,9 +23,17 @@ final class Aggregate {
     private Aggregate() {
     }
 
+    /** The two metrics aggregated for {@code task}: accuracy and macro-F1, or perplexity and loss. */
+    static List<String> metrics(SimTask task) {
+        return RoundRecord.keys(task).subList(0, 2);
+    }
+
     static ObjectNode summary(List<Simulation.RunSummary> runs, JsonNode config) {
         ObjectNode top = JSON.createObjectNode();
-        // setting → method → [accuracy], [macro-F1]
+        SimTask task = runs.stream().anyMatch(r -> SimTask.of(r.run().config()).causalLm()) ? SimTask.CAUSAL_LM
+                : SimTask.CLASSIFICATION;
+        List<String> metrics = metrics(task);
+        // setting → method → [accuracy, macro-F1] (or [perplexity, loss]) per run
         Map<String, Map<String, List<double[]>>> cells = new LinkedHashMap<>();
         Map<String, Map<String, List<JsonNode>>> finalsByMethod = new LinkedHashMap<>();
         ArrayNode runList = top.putArray("runs");
@@ -35,7 +44,7 @@ final class Aggregate {
                 JsonNode fin = e.getValue().get("final");
                 cells.computeIfAbsent(setting, k -> new LinkedHashMap<>())
                         .computeIfAbsent(e.getKey(), k -> new ArrayList<>())
-                        .add(new double[] {Reports.num(fin.get("accuracy")), Reports.num(fin.get("macro_f1"))});
+                        .add(new double[] {Reports.num(fin.get(metrics.get(0))), Reports.num(fin.get(metrics.get(1)))});
                 if (r.run().experiment().equals("base")) {
                     finalsByMethod.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>())
                             .computeIfAbsent("all", k -> new ArrayList<>()).add(fin);
@@ -47,14 +56,14 @@ final class Aggregate {
             ObjectNode a = agg.addObject();
             a.put("setting", setting);
             a.put("method", method);
-            Reports.put(a, "accuracy_mean", mean(vals, 0));
-            Reports.put(a, "accuracy_std", std(vals, 0));
-            Reports.put(a, "macro_f1_mean", mean(vals, 1));
-            Reports.put(a, "macro_f1_std", std(vals, 1));
+            for (int k = 0; k < 2; k++) {
+                Reports.put(a, metrics.get(k) + "_mean", mean(vals, k));
+                Reports.put(a, metrics.get(k) + "_std", std(vals, k));
+            }
             a.put("runs", vals.size());
         }));
         ObjectNode methods = top.putObject("methods");
-        finalsByMethod.forEach((method, m) -> methods.set(method, meanFinal(m.get("all"))));
+        finalsByMethod.forEach((method, m) -> methods.set(method, meanFinal(m.get("all"), task)));
         top.set("config", config);
         top.set("seeds", JSON.valueToTree(runs.stream().map(r -> r.run().seed()).distinct().toList()));
         return top;
@@ -70,24 +79,25 @@ final class Aggregate {
         return label.isEmpty() ? exp : exp + ": " + label;
     }
 
-    /** Mean over runs of the final metrics (accuracy, macro-F1, worst client, per format). */
-    private static ObjectNode meanFinal(List<JsonNode> finals) {
+    /** Mean over runs of the final metrics (accuracy or perplexity, macro-F1 or loss, worst client, per format). */
+    private static ObjectNode meanFinal(List<JsonNode> finals, SimTask task) {
         ObjectNode m = JSON.createObjectNode();
         ObjectNode fin = m.putObject("final");
-        for (String k : List.of("accuracy", "macro_f1", "worst_client_accuracy", "local_accuracy")) {
+        List<String> key = RoundRecord.keys(task);
+        for (String k : List.of(key.get(0), key.get(1), "worst_client_" + key.get(0), key.get(3))) {
             Reports.put(fin, k, finals.stream().mapToDouble(f -> Reports.num(f.get(k))).filter(Double::isFinite)
                     .average().orElse(Double.NaN));
         }
         Map<String, List<double[]>> pf = new TreeMap<>();
         for (JsonNode f : finals) {
             f.path("per_format").properties().forEach(e -> pf.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
-                    .add(new double[] {Reports.num(e.getValue().get("accuracy")), Reports.num(e.getValue().get("macro_f1"))}));
+                    .add(new double[] {Reports.num(e.getValue().get(key.get(0))), Reports.num(e.getValue().get(key.get(1)))}));
         }
         ObjectNode pfo = fin.putObject("per_format");
         pf.forEach((f, v) -> {
             ObjectNode x = pfo.putObject(f);
-            Reports.put(x, "accuracy", mean(v, 0));
-            Reports.put(x, "macro_f1", mean(v, 1));
+            Reports.put(x, key.get(0), mean(v, 0));
+            Reports.put(x, key.get(1), mean(v, 1));
         });
         m.putArray("rounds");
         return m;
@@ -115,8 +125,14 @@ final class Aggregate {
         return Math.sqrt(ss / (x.length - 1));
     }
 
-    /** The paper-shaped table: rows = methods, columns = settings, cells "mean ± std" in percent. */
+    /**
+     * The paper-shaped table: rows = methods, columns = settings, cells "mean ± std" in percent (accuracy, macro-F1)
+     * or as they are (perplexity, loss).
+     */
     static String table(JsonNode aggregate, String metric) {
+        boolean percent = metric.equals("accuracy") || metric.equals("macro_f1");
+        double scale = percent ? 100 : 1;
+        String cell = percent ? "%.2f ± %.2f" : "%.3f ± %.3f";
         Map<String, Map<String, String>> rows = new LinkedHashMap<>();
         List<String> settings = new ArrayList<>();
         for (JsonNode a : aggregate) {
@@ -125,7 +141,7 @@ final class Aggregate {
                 settings.add(s);
             }
             rows.computeIfAbsent(a.get("method").asText(), k -> new LinkedHashMap<>()).put(s, String.format(Locale.ROOT,
-                    "%.2f ± %.2f", 100 * Reports.num(a.get(metric + "_mean")), 100 * Reports.num(a.get(metric + "_std"))));
+                    cell, scale * Reports.num(a.get(metric + "_mean")), scale * Reports.num(a.get(metric + "_std"))));
         }
         StringBuilder sb = new StringBuilder();
         int w = Math.max(16, settings.stream().mapToInt(String::length).max().orElse(0) + 2);

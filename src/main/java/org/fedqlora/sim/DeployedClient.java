@@ -4,6 +4,7 @@ import org.fedqlora.UserException;
 import org.fedqlora.data.Dataset;
 import org.fedqlora.data.DatasetFiles;
 import org.fedqlora.data.Fields;
+import org.fedqlora.data.InstructionFiles;
 import org.fedqlora.data.LabelMap;
 import org.fedqlora.fed.Client;
 import org.fedqlora.fed.EvaluateIns;
@@ -21,7 +22,9 @@ import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.SafetensorsFile;
 import org.fedqlora.tensor.SafetensorsWriter;
+import org.fedqlora.tokenize.ChatEncoder;
 import org.fedqlora.train.EncodedExamples;
+import org.fedqlora.train.InstructionTuning;
 import org.fedqlora.train.QuantizedModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,8 +46,10 @@ import java.util.stream.Stream;
 /**
  * A deployed client (one virtual client of {@code fedqlora client}): the simulation's {@link SimClient} built in
  * this process from its own data file, so that the same config and seed give the same adapters as
- * {@code simulate}. Its data and its private QA adapter never leave the process; what must survive a restart is
- * written to its state folder after every fit (temp file, fsync, rename):
+ * {@code simulate}. Its data is a classification set (text, label) or instruction data (conversations, see
+ * {@link InstructionFiles#asDataset}) for causal-LM tuning; the task is the data's, and a server whose config
+ * trains the other task is refused. Its data and its private QA adapter never leave the process; what must
+ * survive a restart is written to its state folder after every fit (temp file, fsync, rename):
  * <pre>
  * STATE/ID/METHOD/state-R.safetensors   the SimClient's state after its fit of round R (last 3 kept)
  * </pre>
@@ -58,6 +63,7 @@ public final class DeployedClient {
     private final String id;
     private final QuantFormat format;
     private final Dataset data;
+    private final SimTask task;
     private final Optional<Path> testFile;
     private final Fields fields;
     private final Path stateDir;
@@ -70,9 +76,18 @@ public final class DeployedClient {
      */
     public DeployedClient(String id, QuantFormat format, Dataset data, Optional<Path> testFile, Fields fields,
                           Path stateDir, Models models) {
+        this(id, format, data, false, testFile, fields, stateDir, models);
+    }
+
+    /**
+     * @param instructions whether {@code data} (and the test file) are instruction data, for causal-LM tuning
+     */
+    public DeployedClient(String id, QuantFormat format, Dataset data, boolean instructions, Optional<Path> testFile,
+                          Fields fields, Path stateDir, Models models) {
         this.id = id;
         this.format = format;
         this.data = data;
+        this.task = instructions ? SimTask.CAUSAL_LM : SimTask.CLASSIFICATION;
         this.testFile = testFile;
         this.fields = fields;
         this.stateDir = stateDir.resolve(id);
@@ -92,12 +107,28 @@ public final class DeployedClient {
         return data.size();
     }
 
+    /** The labels in the client's data (registration); none for causal-LM, which has no classes. */
     public List<String> labels() {
-        return data.labels().labels();
+        return task.causalLm() ? List.of() : data.labels().labels();
     }
 
-    /** Loads (or quantizes) the base models the config's methods need, before the first task arrives. */
+    /** What the client's data trains: {@code classification} or {@code causal-lm} (as data.task names them). */
+    public String task() {
+        return task.causalLm() ? "causal-lm" : "classification";
+    }
+
+    /**
+     * Loads (or quantizes) the base models the config's methods need, before the first task arrives; refuses a
+     * config whose explicit data.task is not what this client's data is for.
+     */
     public void warmUp(SimConfig config) {
+        String wanted = config.data().task();
+        if (!wanted.equals("auto") && !wanted.equals(task())) {
+            throw new UserException("the server's config trains data.task = " + wanted + ", but client " + id
+                    + " holds " + (task.causalLm() ? "instruction data (causal-lm)" : "classification data (text and "
+                    + "label)") + ": give it " + (wanted.equals("causal-lm") ? "instruction JSONL ('instruction'/"
+                    + "'output' or 'messages' rows)" : "text/label data") + " with --data");
+        }
         for (String id : config.methods()) {
             Method m = Method.parse(id);
             if (m != Method.LORA_TRUNCATED) {
@@ -126,9 +157,8 @@ public final class DeployedClient {
         if (m == Method.LORA_TRUNCATED) {
             throw new UserException("method lora-truncated needs every client's format and cannot be deployed");
         }
-        if (c.data().task().equals("causal-lm")) {
-            throw new UserException("data.task = causal-lm (instruction tuning) runs in 'simulate' only so far; a "
-                    + "deployed client trains a classifier");
+        if (task.causalLm()) {
+            return buildLm(c, m, index);
         }
         LabelMap map = new LabelMap(labels);
         Dataset own = data.withLabelMap(map);
@@ -152,6 +182,43 @@ public final class DeployedClient {
                 split[1].length);
         return new SimClient(id, index, format, m, model, TaskExamples.of(pool.subset(split[0])), TaskExamples.of(local),
                 ctx);
+    }
+
+    /**
+     * The causal-LM client: its conversations encoded with the model's chat template and completion-only labels,
+     * split into training and local test examples exactly as {@code simulate} splits a client's share.
+     */
+    private SimClient buildLm(SimConfig c, Method m, int index) {
+        int[][] split = SimData.localSplit(data.size(), c.partition().localTestFraction(), c.seed(), index);
+        QuantizedModel model = models.get(c, m, m.baseFormat(format, List.of(format)));
+        InstructionTuning.requireDecoder(model.encoder().folder());
+        long pad = model.encoder().encoder().config().padTokenId();
+        TaskExamples pool;
+        TaskExamples test;
+        try (ChatEncoder enc = InstructionTuning.encoder(model.encoder().folder(), c.data().chatTemplate(),
+                c.data().maxLength(), LOG::warn)) {
+            pool = TaskExamples.of(Simulation.encodeAligned(enc, data, pad, id + "'s data"));
+            if (testFile.isPresent()) {
+                Dataset t = InstructionFiles.asDataset(InstructionFiles.load(testFile.get(), c.data().categoryField()));
+                t = SimData.limit(t, c.eval().maxExamples(), c.seed() + 1, "eval.max_examples");
+                test = TaskExamples.of(Simulation.encodeAligned(enc, t, pad, "test set " + testFile.get()));
+            } else {
+                test = null;
+            }
+        }
+        TaskExamples train = pool.subset(split[0]);
+        TaskExamples local = pool.subset(split[1]);
+        if (test == null) {
+            if (local.size() == 0) {
+                throw new UserException("client " + id + " has no test data: pass --test FILE or set "
+                        + "partition.local_test_fraction > 0 in the server's config");
+            }
+            test = local;
+        }
+        SimContext ctx = new SimContext(c, m, 0, test, SimTask.CAUSAL_LM);
+        LOG.info("{}: {} as client index {}: {} training, {} local test conversations", id, m.id, index, train.size(),
+                local.size());
+        return new SimClient(id, index, format, m, model, train, local, ctx);
     }
 
     /** One method's SimClient with its saved states. */

@@ -7,11 +7,13 @@ import org.fedqlora.UserException;
 import org.fedqlora.data.LabelMap;
 import org.fedqlora.fed.Transport;
 import org.fedqlora.fed.secagg.SecAggServer;
+import org.fedqlora.model.ModelFolder;
 import org.fedqlora.quant.QuantFormat;
 import org.fedqlora.report.HtmlReport;
 import org.fedqlora.sim.config.ConfigWriter;
 import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.tensor.HostTensor;
+import org.fedqlora.train.InstructionTuning;
 import org.fedqlora.train.QuantizedModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +36,8 @@ import java.util.TreeMap;
  * checkpoints and reports, with the clients on other machines behind a network {@link Transport}. It writes what
  * {@code simulate} writes (config.yaml, metrics.jsonl, summary.json, report.html, checkpoints/; no partition.json:
  * the server never sees the data), plus checkpoints/federation.json (the run's labels and each client's index).
+ * Classification and causal-LM instruction tuning run alike: the clients hold the data and train the objective,
+ * the server only sees named tensors and metrics (perplexity instead of accuracy; no labels, no head).
  */
 public final class Deployment {
     private static final Logger LOG = LoggerFactory.getLogger(Deployment.class);
@@ -62,6 +66,42 @@ public final class Deployment {
         /** The channel of secure-aggregation sessions to the same clients (used when secagg.enabled). */
         default SecAggServer.Channel secureChannel() {
             throw new UnsupportedOperationException("this network does not carry secure aggregation");
+        }
+    }
+
+    /**
+     * What the run trains, as data.task names it: {@code classification} or {@code causal-lm}. With data.task =
+     * auto the server decides from data.train as simulate does (causal-lm when it is an instruction JSONL file the
+     * server can read), so a causal-LM deployment whose server holds no data must say data.task: causal-lm.
+     */
+    public static String task(SimConfig c) {
+        return SimTask.of(c).causalLm() ? "causal-lm" : "classification";
+    }
+
+    /**
+     * Why a client whose data trains {@code clientTask} (its registration; empty from older clients: classification)
+     * cannot join a run of {@code c}, or null if it can.
+     */
+    public static String taskRefusal(SimConfig c, String id, String clientTask) {
+        String own = clientTask.isEmpty() ? "classification" : clientTask;
+        String run = task(c);
+        if (own.equals(run)) {
+            return null;
+        }
+        if (run.equals("causal-lm")) {
+            return "client '" + id + "' holds " + own + " data, but this run is causal-LM instruction tuning "
+                    + "(data.task = " + c.data().task() + "): give the client instruction JSONL ('instruction'/'output' "
+                    + "or 'messages' rows) with --data";
+        }
+        return "client '" + id + "' holds " + own + " data (instruction rows), but this run trains classification "
+                + "(data.task = " + c.data().task() + (c.data().task().equals("auto") ? ", and the server holds no "
+                + "instruction file in data.train" : "") + "): set data.task: causal-lm in the server's config";
+    }
+
+    /** Refuses a base model that cannot run the config's task (causal-LM needs a decoder). */
+    public static void checkModel(SimConfig c, ModelFolder folder) {
+        if (SimTask.of(c).causalLm()) {
+            InstructionTuning.requireDecoder(folder);
         }
     }
 
@@ -101,6 +141,8 @@ public final class Deployment {
     public static JsonNode serve(SimConfig c, Path out, boolean resume, QuantizedModel base, Network net,
                                  Listener listener) {
         checkDeployable(c);
+        SimTask task = SimTask.of(c);
+        checkModel(c, base.encoder().folder());
         Simulation.prepare(c, out, resume);
         Path fed = out.resolve(FEDERATION);
         List<String> labels = null;
@@ -126,14 +168,16 @@ public final class Deployment {
         if (got < need) {
             LOG.warn("starting with {} of {} clients (server.join_timeout_s passed)", got, need);
         }
-        if (labels == null) {
+        if (labels == null && task.causalLm()) {
+            labels = List.of(); // a causal LM predicts tokens: no classes, no head
+        } else if (labels == null) {
             List<String> seen = new ArrayList<>();
             net.clients().values().forEach(r -> seen.addAll(r.labels()));
             labels = LabelMap.fromObserved(seen).labels();
         }
         net.setLabels(labels);
         saveFederation(fed, labels, net.roster());
-        Map<String, HostTensor> initial = Simulation.initialParameters(c, base, labels.size());
+        Map<String, HostTensor> initial = Simulation.initialParameters(c, base, labels.size(), task);
         List<ObjectNode> lines = new ArrayList<>();
         ObjectNode methods = JSON.createObjectNode();
         ObjectNode summary = JSON.createObjectNode();

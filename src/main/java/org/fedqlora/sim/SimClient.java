@@ -210,9 +210,8 @@ final class SimClient implements Client, MethodRun.Participant {
     /** Perplexity over the response tokens of the global test set and of the client's own test split. */
     private EvaluateRes evaluateLm(EvaluateIns ins) {
         LanguageModel lm = languageModel();
-        LmMetrics global = ctx.evaluateGlobal(this, ins.round(),
-                () -> LanguageModel.evaluate(lm, ctx.test().lm(), ctx.lmEvalBatch()));
-        LmMetrics local = localTest.size() == 0 ? null : LanguageModel.evaluate(lm, localTest.lm(), ctx.lmEvalBatch());
+        LmMetrics global = ctx.evaluateGlobal(this, ins.round(), () -> timedEvaluate(lm, ctx.test().lm()));
+        LmMetrics local = localTest.size() == 0 ? null : timedEvaluate(lm, localTest.lm());
         Map<String, Double> m = new LinkedHashMap<>();
         m.put("perplexity", global.perplexity());
         m.put("loss", global.loss());
@@ -225,6 +224,18 @@ final class SimClient implements Client, MethodRun.Participant {
             m.put("local_examples", (double) local.examples());
         }
         return new EvaluateRes(id, global.examples(), m);
+    }
+
+    /** As {@link LanguageModel#evaluate}, counted in the method's evaluation time and tokens. */
+    private LmMetrics timedEvaluate(LanguageModel lm, org.fedqlora.train.InstructionExamples data) {
+        long t0 = System.nanoTime();
+        LmMetrics m = LanguageModel.evaluate(lm, data, ctx.lmEvalBatch());
+        long tokens = 0;
+        for (int i = 0; i < data.size(); i++) {
+            tokens += data.length(i);
+        }
+        ctx.clock().evaluated(tokens, (System.nanoTime() - t0) / 1e9);
+        return m;
     }
 
     private LanguageModel languageModel() {

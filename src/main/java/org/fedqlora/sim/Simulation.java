@@ -255,7 +255,7 @@ public final class Simulation {
      * set, so the partition applies); truncation is reported, and examples left without a response token are kept
      * here but skipped by every client ({@link TaskExamples#subset}).
      */
-    private static InstructionExamples encodeAligned(ChatEncoder enc, Dataset d, long pad, String what) {
+    static InstructionExamples encodeAligned(ChatEncoder enc, Dataset d, long pad, String what) {
         List<ChatEncoder.Encoded> all = new ArrayList<>();
         int truncated = 0;
         int dropped = 0;

@@ -113,6 +113,23 @@ class HtmlReportTest {
     }
 
     @Test
+    void perplexityAggregateIsShownAsItIsWithTheLowestMeanInBold(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve(ReportInputs.SUMMARY), "{\"methods\": {\"lora\": {\"final\": {\"perplexity\": "
+                + "11.0}}, \"fedqlora\": {\"final\": {\"perplexity\": 8.0}}}, \"aggregate\": ["
+                + "{\"setting\": \"base\", \"method\": \"lora\", \"perplexity_mean\": 11.0, \"perplexity_std\": 1.4142, "
+                + "\"loss_mean\": 2.4, \"loss_std\": 0.1, \"runs\": 2}, "
+                + "{\"setting\": \"base\", \"method\": \"fedqlora\", \"perplexity_mean\": 8.0, \"perplexity_std\": 0.0, "
+                + "\"loss_mean\": 2.1, \"loss_std\": 0.1, \"runs\": 2}]}");
+
+        String aggregate = section(HtmlReport.render(ReportInputs.read(dir)), "aggregate");
+
+        assertThat(aggregate).contains("<h3>Perplexity (lower is better)</h3>", "lower is better",
+                "<td class=\"num\" title=\"2 runs\"><strong>8.000 ± 0.000</strong></td>",
+                "<td class=\"num\" title=\"2 runs\">11.000 ± 1.414</td>", "2.400 ± 0.100")
+                .doesNotContain("Accuracy", "In %");
+    }
+
+    @Test
     void perClientTableShowsEachClientWithItsPartitionSizeAndBoldsTheWorst() {
         String perClient = section(HtmlReport.render(ReportInputs.read(sampleDir())), "per-client");
 

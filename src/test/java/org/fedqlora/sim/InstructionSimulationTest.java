@@ -6,6 +6,7 @@ import org.fedqlora.sim.config.ConfigLoader;
 import org.fedqlora.sim.config.Run;
 import org.fedqlora.sim.config.SimConfig;
 import org.fedqlora.testing.TinyDecoder;
+import org.fedqlora.testing.TinyInstructions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -26,9 +26,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class InstructionSimulationTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String[][] FACTS = {
-            {"sky", "blue"}, {"grass", "green"}, {"sun", "yellow"}, {"snow", "white"}, {"blood", "red"},
-            {"night", "black"}, {"sea", "blue"}, {"leaf", "green"}};
     @TempDir
     static Path shared;
     static Path model;
@@ -38,32 +35,13 @@ class InstructionSimulationTest {
     @TempDir
     Path dir;
 
-    /** Short conversations in two categories: colours of things, and counting. */
-    static void write(Path file, int n, long seed) throws IOException {
-        SplittableRandom r = new SplittableRandom(seed);
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            if (r.nextBoolean()) {
-                String[] f = FACTS[r.nextInt(FACTS.length)];
-                lines.add("{\"instruction\": \"what color is the " + f[0] + "?\", \"output\": \"the " + f[0] + " is "
-                        + f[1] + ".\", \"category\": \"colors\"}");
-            } else {
-                int a = r.nextInt(5);
-                lines.add("{\"messages\": [{\"role\": \"user\", \"content\": \"what comes after " + a + "?\"}, "
-                        + "{\"role\": \"assistant\", \"content\": \"" + (a + 1) + " comes after " + a + ".\"}], "
-                        + "\"category\": \"numbers\"}");
-            }
-        }
-        Files.write(file, lines);
-    }
-
     @BeforeAll
     static void data() throws IOException {
         model = TinyDecoder.plain(shared.resolve("tiny-chat"));
         train = shared.resolve("train.jsonl");
         test = shared.resolve("test.jsonl");
-        write(train, 48, 1);
-        write(test, 12, 2);
+        TinyInstructions.write(train, 48, 1);
+        TinyInstructions.write(test, 12, 2);
     }
 
     static SimConfig tiny(String... more) {
@@ -99,6 +77,9 @@ class InstructionSimulationTest {
             assertThat(fin.get("per_format").fieldNames()).toIterable().containsExactly("nf2", "nf4");
             assertThat(fin.get("per_client")).hasSize(3);
             assertThat(fin.get("per_client").get(0).has("perplexity")).isTrue();
+            // evaluation is counted in the throughput as training is
+            assertThat(summary.get("methods").get(method).get("throughput").get("eval").get("tokens").asLong())
+                    .isPositive();
         }
         // fedqlora's private QA adapters never leave a client: it sends exactly the bytes lora sends
         JsonNode methods = summary.get("methods");

@@ -196,7 +196,14 @@ public final class FederationNode implements AutoCloseable {
                         fatal.compareAndSet(null, "the server refused client '" + c.id() + "': " + r.getReason());
                         return;
                     }
-                    c.joined(r);
+                    try {
+                        c.joined(r);
+                    } catch (UserException e) {
+                        // this client cannot take part in the run the server describes (e.g. its data is for
+                        // another task): fatal, as a refused Join is
+                        fatal.compareAndSet(null, e.getMessage());
+                        return;
+                    }
                     session = r;
                     joins.incrementAndGet();
                     LOG.info("{} joined {} (protocol v{})", c.id(), options.target(), r.getProtocolVersion());
