@@ -9,8 +9,9 @@ cross-entropy, AdamW (lr 1e-4) on LoRA and head. `--autocast` runs forward and l
 torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's own mixed precision. Random token ids, random weights
 (speed does not depend on their values). Prints one JSON line like the Java bench.
 
-Not a test and not part of the build: it needs a PyTorch (Debian: `apt-get install python3-torch`, run with
-/usr/bin/python3). Usage:
+Not a test and not part of the build: it needs a PyTorch (Debian: `apt-get install python3-torch
+libopenblas0-pthread`, run with /usr/bin/python3; without libopenblas Debian's torch uses the reference BLAS,
+~2.5 GFLOP/s). Usage:
   /usr/bin/python3 bench/pytorch_reference.py [--autocast] [--threads 2] [--steps 10] [--warmup 3]
 """
 import argparse

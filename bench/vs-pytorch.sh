@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fedqlora's training step against PyTorch's on the same machine, back to back, several rounds, medians.
 #   bench/vs-pytorch.sh [ROUNDS] [STEPS]        (default 3 rounds of 5 timed steps each)
-# Needs a PyTorch for the reference (Debian: apt-get install python3-torch; run by /usr/bin/python3). Every round
+# Needs a PyTorch for the reference (Debian: apt-get install python3-torch libopenblas0-pthread; without OpenBLAS
+# Debian's torch falls back to the reference BLAS, ~2.5 GFLOP/s; run by /usr/bin/python3). Every round
 # runs, in turn: fedqlora fp32, fedqlora bf16, PyTorch fp32, PyTorch bf16 autocast (bench/pytorch_reference.py),
 # each on MiniLM's shape, batch 16 x 128, LoRA r=8 on query/value, 2 threads. Other load hits every setting alike;
 # the medians and the ratio fedqlora-bf16 / PyTorch-autocast are printed at the end, with the CPU model.
