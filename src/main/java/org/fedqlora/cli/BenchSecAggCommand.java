@@ -67,8 +67,8 @@ public final class BenchSecAggCommand implements Callable<Integer> {
             + "plain FedAvg, central DP and secure aggregation with central DP, per-round wall time and bytes on the "
             + "wire (one client node per client in this process, plaintext)."}) boolean grpc;
 
-    /** A client whose training moves the global by a fixed random update. */
-    private record FixedClient(String id, float[] delta, long examples) implements Client {
+    /** A client whose training moves the global by a fixed random update (also used by {@link BenchSecAggGrpc}). */
+    record FixedClient(String id, float[] delta, long examples) implements Client {
         @Override
         public FitRes fit(FitIns ins) {
             float[] x = ins.parameters().get("w").toFloats();

@@ -4,11 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.fedqlora.UserException;
 import org.fedqlora.fed.Client;
-import org.fedqlora.fed.EvaluateIns;
-import org.fedqlora.fed.EvaluateRes;
 import org.fedqlora.fed.FailurePolicy;
-import org.fedqlora.fed.FitIns;
-import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
 import org.fedqlora.fed.Strategy;
@@ -132,21 +128,7 @@ final class BenchSecAggGrpc {
     /** A client whose training adds {@code delta}; wrapped for DP and secure aggregation as a deployed client is. */
     private static FederationNode.VirtualClient client(String id, float[] delta, long examples, boolean secure,
                                                        boolean dp) {
-        Client fixed = new Client() {
-            @Override
-            public FitRes fit(FitIns ins) {
-                float[] x = ins.parameters().get("w").toFloats();
-                for (int j = 0; j < x.length; j++) {
-                    x[j] += delta[j];
-                }
-                return new FitRes(id, Map.of("w", HostTensor.ofFloats(x, x.length)), examples, Map.of());
-            }
-
-            @Override
-            public EvaluateRes evaluate(EvaluateIns ins) {
-                return new EvaluateRes(id, examples, Map.of());
-            }
-        };
+        Client fixed = new BenchSecAggCommand.FixedClient(id, delta, examples);
         SecureRandom random = new SecureRandom();
         AtomicReference<SecureClient> current = new AtomicReference<>();
         Capabilities caps = Capabilities.newBuilder().setFormat("fp32").setNumExamples(examples).setBaseModelHash(HASH)
