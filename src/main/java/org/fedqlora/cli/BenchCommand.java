@@ -64,7 +64,7 @@ public final class BenchCommand implements Runnable {
         @Range(min = 1, max = 1 << 20) @Option(names = "--group-size", defaultValue = "64") int groupSize;
         @Option(names = "--residency", defaultValue = "dequantized",
                 description = "dequantized (fp32 copy of Q(W)) or packed (the format's true size, unpacked inside each "
-                        + "product's native call; same outputs, training speed within a few %).")
+                        + "product's native call; same outputs, training speed within a few %%).")
         String residency;
         @Range(min = 1, max = 4096, zero = "no QA adapter") @Option(names = "--qa-rank", defaultValue = "0", description = "QA adapter rank on every quantized layer (default 0).")
         int qaRank;
