@@ -70,6 +70,12 @@ public final class HtmlReport {
             })();
             """;
 
+    /** The per-client columns of a classification run, in %. */
+    private static final PerClientSection.Metrics PER_CLIENT = new PerClientSection.Metrics(
+            List.of("Accuracy", "Macro-F1", "Local accuracy"), List.of("accuracy", "macro_f1", "local_accuracy"),
+            Numbers::percent, Json::worstClientAccuracy,
+            "The final model evaluated by each client (in %); each method's worst client is in bold.");
+
     private HtmlReport() {
     }
 
@@ -122,7 +128,7 @@ public final class HtmlReport {
             Charts.finalAccuracyPerFormat(summary).ifPresent(o -> body.append(chartSection("accuracy-per-format",
                     "Final accuracy per format", "Accuracy (%) of the final model on the global test set, grouped by "
                             + "the clients' quantization format; one bar per method.", o)));
-            body.append(perClientSection(in));
+            body.append(PerClientSection.render(in, PER_CLIENT));
         }
         in.partition().ifPresent(p -> body.append(partitionSection(p)));
         body.append(aggregateSection(summary));
@@ -243,39 +249,6 @@ public final class HtmlReport {
     private static String chart(String divId, ObjectNode option) {
         return "<div class=\"chart\" id=\"" + divId + "\"></div>\n<script type=\"application/json\" data-chart=\""
                 + divId + "\">" + Html.inlineJson(option) + "</script>\n";
-    }
-
-    /**
-     * One row per (method, client) from final.per_client; the examples the client trains on when partition.json
-     * has them ({@code train_examples}, its share without its local test split; else its whole share).
-     */
-    private static String perClientSection(ReportInputs in) {
-        Map<String, String> sizes = new LinkedHashMap<>();
-        in.partition().ifPresent(p -> Json.elements(p.get("clients")).forEach(c ->
-                sizes.put(Json.text(c, "client", "?"), c.has("train_examples")
-                        ? Json.text(c, "train_examples", Numbers.MISSING) : Json.text(c, "size", Numbers.MISSING))));
-        Table table = new Table(List.of(Cell.text("Method"), Cell.number("Client"), Cell.text("Format"),
-                Cell.number("Train examples"), Cell.number("Accuracy"), Cell.number("Macro-F1"),
-                Cell.number("Local accuracy")));
-        boolean any = false;
-        for (Map.Entry<String, JsonNode> method : Json.methods(in.summary())) {
-            List<JsonNode> clients = Json.elements(method.getValue().path("final").get("per_client"));
-            OptionalDouble worst = Json.worstClientAccuracy(method.getValue());
-            for (JsonNode c : clients) {
-                OptionalDouble accuracy = Json.number(c, "accuracy");
-                String client = Json.text(c, "client", "?");
-                table.row(List.of(Cell.text(method.getKey()), Cell.number(client),
-                        Cell.text(Json.text(c, "format", Numbers.MISSING)),
-                        Cell.number(sizes.getOrDefault(client, Numbers.MISSING)),
-                        Cell.number(Numbers.percent(accuracy)).strong(accuracy.equals(worst)),
-                        Cell.number(Numbers.percent(Json.number(c, "macro_f1"))),
-                        Cell.number(Numbers.percent(Json.number(c, "local_accuracy")))));
-                any = true;
-            }
-        }
-        return !any ? "" : "<section id=\"per-client\">\n<h2>Per client</h2>\n<p class=\"note\">The final model "
-                + "evaluated by each client (in %); each method's worst client is in bold.</p>\n" + table.render()
-                + "</section>\n";
     }
 
     private static String partitionSection(JsonNode partition) {

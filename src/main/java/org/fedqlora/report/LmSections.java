@@ -5,16 +5,21 @@ import org.fedqlora.report.Html.Cell;
 import org.fedqlora.report.Html.Table;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalDouble;
 
 /**
  * The report's summary and per-client tables for causal-LM (instruction-tuning) runs: perplexity and loss over
  * response tokens where classification shows accuracy and macro-F1; the worst client has the highest perplexity.
  */
 final class LmSections {
+    /** The per-client columns of a causal-LM run; the worst client has the highest perplexity. */
+    private static final PerClientSection.Metrics PER_CLIENT = new PerClientSection.Metrics(
+            List.of("Perplexity", "Loss", "Local perplexity"), List.of("perplexity", "loss", "local_perplexity"),
+            Numbers::decimal, method -> Json.number(method.path("final"), "worst_client_perplexity"),
+            "The final model evaluated by each client: perplexity over response tokens of the global test set and "
+                    + "of its own held-out data; each method's worst client is in bold.");
+
     private LmSections() {
     }
 
@@ -46,31 +51,6 @@ final class LmSections {
     }
 
     static String perClient(ReportInputs in) {
-        Map<String, String> sizes = new LinkedHashMap<>();
-        in.partition().ifPresent(p -> Json.elements(p.get("clients")).forEach(c ->
-                sizes.put(Json.text(c, "client", "?"), c.has("train_examples")
-                        ? Json.text(c, "train_examples", Numbers.MISSING) : Json.text(c, "size", Numbers.MISSING))));
-        Table table = new Table(List.of(Cell.text("Method"), Cell.number("Client"), Cell.text("Format"),
-                Cell.number("Train examples"), Cell.number("Perplexity"), Cell.number("Loss"),
-                Cell.number("Local perplexity")));
-        boolean any = false;
-        for (Map.Entry<String, JsonNode> method : Json.methods(in.summary())) {
-            List<JsonNode> clients = Json.elements(method.getValue().path("final").get("per_client"));
-            OptionalDouble worst = Json.number(method.getValue().path("final"), "worst_client_perplexity");
-            for (JsonNode c : clients) {
-                OptionalDouble ppl = Json.number(c, "perplexity");
-                String client = Json.text(c, "client", "?");
-                table.row(List.of(Cell.text(method.getKey()), Cell.number(client),
-                        Cell.text(Json.text(c, "format", Numbers.MISSING)),
-                        Cell.number(sizes.getOrDefault(client, Numbers.MISSING)),
-                        Cell.number(Numbers.decimal(ppl)).strong(ppl.equals(worst)),
-                        Cell.number(Numbers.decimal(Json.number(c, "loss"))),
-                        Cell.number(Numbers.decimal(Json.number(c, "local_perplexity")))));
-                any = true;
-            }
-        }
-        return !any ? "" : "<section id=\"per-client\">\n<h2>Per client</h2>\n<p class=\"note\">The final model "
-                + "evaluated by each client: perplexity over response tokens of the global test set and of its own "
-                + "held-out data; each method's worst client is in bold.</p>\n" + table.render() + "</section>\n";
+        return PerClientSection.render(in, PER_CLIENT);
     }
 }
