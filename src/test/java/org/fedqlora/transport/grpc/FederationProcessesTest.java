@@ -8,8 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -33,52 +31,21 @@ class FederationProcessesTest {
     @Test
     void serverAndThreeClientProcessesOverTlsMatchTheSimulation() throws Exception {
         Federations f = new Federations(dir);
-        Path pki = dir.resolve("pki");
-        Certificates.writeFederation(pki, 3, List.of(), Duration.ofDays(1));
         Path simOut = dir.resolve("sim");
-        Path out = dir.resolve("fed");
-        Path portFile = dir.resolve("port");
-        Path serverLog = dir.resolve("server.log");
-        Process server = Federations.java(serverLog, "server", "--config", f.configFile.toString(), "--port", "0",
-                "--port-file", portFile.toString(), "--out", out.toString(), "--poll-ms", "1000",
-                "--tls-cert", pki.resolve("server.crt").toString(), "--tls-key", pki.resolve("server.key").toString(),
-                "--client-ca", pki.resolve("ca.crt").toString());
-        List<Process> clients = new ArrayList<>();
+        TlsDeployment deployment = TlsDeployment.startServer(f);
+        Path out = deployment.out;
+        Path serverLog = deployment.serverLog;
         ExecutorService background = Executors.newSingleThreadExecutor();
-        try {
+        try (deployment) {
             // the reference, simulated in this JVM while the processes start and train
             Future<?> simulation = background.submit(() -> Simulation.run(f.config, simOut, false,
                     new Simulation.Listener() { }));
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!Files.exists(portFile) && server.isAlive() && System.nanoTime() < end) {
-                Thread.sleep(100);
-            }
-            assertThat(Files.exists(portFile)).as(Federations.tail(serverLog)).isTrue();
-            String target = "localhost:" + Files.readString(portFile).trim();
-            for (int i = 0; i < 3; i++) {
-                String cn = "client-" + i;
-                clients.add(Federations.java(dir.resolve(cn + ".log"), "client", "--server", target,
-                        "--model", f.config.model(), "--format", f.config.clientFormats().get(i).id(),
-                        "--data", f.clientData.get(i).toString(), "--test", f.test.toString(),
-                        "--state-dir", dir.resolve("state-" + i).toString(),
-                        "--tls-ca", pki.resolve("ca.crt").toString(), "--tls-cert", pki.resolve(cn + ".crt").toString(),
-                        "--tls-key", pki.resolve(cn + ".key").toString()));
-            }
+            deployment.startClients();
 
             simulation.get(150, TimeUnit.SECONDS);
-            boolean exited = server.waitFor(150, TimeUnit.SECONDS);
-
-            assertThat(exited).as(Federations.tail(serverLog)).isTrue();
-            assertThat(server.exitValue()).as(Federations.tail(serverLog)).isZero();
-            for (int i = 0; i < 3; i++) {
-                assertThat(clients.get(i).waitFor(30, TimeUnit.SECONDS))
-                        .as(Federations.tail(dir.resolve("client-" + i + ".log"))).isTrue();
-                assertThat(clients.get(i).exitValue()).isZero();
-            }
+            deployment.awaitSuccess(150);
         } finally {
             background.shutdownNow();
-            server.destroyForcibly();
-            clients.forEach(Process::destroyForcibly);
         }
         for (String file : List.of("config.yaml", "metrics.jsonl", "summary.json", "report.html")) {
             assertThat(out.resolve(file)).exists();

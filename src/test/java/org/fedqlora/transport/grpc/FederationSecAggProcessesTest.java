@@ -16,8 +16,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -56,22 +54,15 @@ class FederationSecAggProcessesTest {
     @Test
     void serverAndFourClientProcessesWithSecureAggregationAndCentralDpCompleteThreeRounds() throws Exception {
         Federations f = new Federations(dir, SECURE_DP);
-        Path pki = dir.resolve("pki");
-        Certificates.writeFederation(pki, 4, List.of(), Duration.ofDays(1));
         Path simOut = dir.resolve("sim");
         Path secureOne = dir.resolve("secure-1");
         Path plainOne = dir.resolve("plain-1");
-        Path out = dir.resolve("fed");
-        Path portFile = dir.resolve("port");
-        Path serverLog = dir.resolve("server.log");
-        Process server = Federations.java(serverLog, "server", "--config", f.configFile.toString(), "--port", "0",
-                "--port-file", portFile.toString(), "--out", out.toString(), "--poll-ms", "1000",
-                "--tls-cert", pki.resolve("server.crt").toString(), "--tls-key", pki.resolve("server.key").toString(),
-                "--client-ca", pki.resolve("ca.crt").toString());
-        List<Process> clients = new ArrayList<>();
+        TlsDeployment deployment = TlsDeployment.startServer(f);
+        Path out = deployment.out;
+        Path serverLog = deployment.serverLog;
         ExecutorService background = Executors.newSingleThreadExecutor();
         JsonNode sim;
-        try {
+        try (deployment) {
             // while the processes start and train, this JVM simulates the same config (the reference), keeping
             // round 1's global of it: the secure aggregate of round 1 from the common start; and the same first
             // round with secagg off (the server sees and clips every update itself)
@@ -88,36 +79,12 @@ class FederationSecAggProcessesTest {
                         plainOne, false, new Simulation.Listener() { });
                 return s;
             });
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!Files.exists(portFile) && server.isAlive() && System.nanoTime() < end) {
-                Thread.sleep(100);
-            }
-            assertThat(Files.exists(portFile)).as(Federations.tail(serverLog)).isTrue();
-            String target = "localhost:" + Files.readString(portFile).trim();
-            for (int i = 0; i < 4; i++) {
-                String cn = "client-" + i;
-                clients.add(Federations.java(dir.resolve(cn + ".log"), "client", "--server", target,
-                        "--model", f.config.model(), "--format", f.config.clientFormats().get(i).id(),
-                        "--data", f.clientData.get(i).toString(), "--test", f.test.toString(),
-                        "--state-dir", dir.resolve("state-" + i).toString(),
-                        "--tls-ca", pki.resolve("ca.crt").toString(), "--tls-cert", pki.resolve(cn + ".crt").toString(),
-                        "--tls-key", pki.resolve(cn + ".key").toString()));
-            }
+            deployment.startClients();
 
             sim = simulations.get(300, TimeUnit.SECONDS);
-            boolean exited = server.waitFor(240, TimeUnit.SECONDS);
-
-            assertThat(exited).as(Federations.tail(serverLog)).isTrue();
-            assertThat(server.exitValue()).as(Federations.tail(serverLog)).isZero();
-            for (int i = 0; i < 4; i++) {
-                assertThat(clients.get(i).waitFor(30, TimeUnit.SECONDS))
-                        .as(Federations.tail(dir.resolve("client-" + i + ".log"))).isTrue();
-                assertThat(clients.get(i).exitValue()).isZero();
-            }
+            deployment.awaitSuccess(240);
         } finally {
             background.shutdownNow();
-            server.destroyForcibly();
-            clients.forEach(Process::destroyForcibly);
         }
         String log = Files.readString(serverLog);
         for (String phase : List.of("secagg.setup", "secagg.share_keys", "secagg.masked_input", "secagg.unmask")) {
