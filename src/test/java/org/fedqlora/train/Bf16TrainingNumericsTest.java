@@ -10,11 +10,8 @@ import org.fedqlora.adapter.Parameter;
 import org.fedqlora.model.ModelFolder;
 import org.fedqlora.model.TextEncoder;
 import org.fedqlora.model.llama.LlamaConfig;
-import org.fedqlora.model.llama.LlamaModel;
-import org.fedqlora.nn.BaseWeightFactory;
-import org.fedqlora.engine.Engines;
-import ai.djl.ndarray.types.Shape;
 import org.fedqlora.nn.Compute;
+import org.fedqlora.testing.Decoders;
 import org.fedqlora.testing.Fixtures;
 import org.fedqlora.tokenize.TokenBatch;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -77,20 +74,11 @@ class Bf16TrainingNumericsTest {
     void decoderLanguageModelLogitsCloseToFp32(String model) {
         ModelFolder folder = ModelFolder.open(Fixtures.model(model), model);
         long[] ids = Fixtures.expected(model).get("input_ids").toLongs();
-        float[][] logits = new float[2][];
-        int layers = 0;
-        for (Compute compute : List.of(Compute.FP32, Compute.BF16)) {
-            try (NDManager m = Engines.newManager();
-                 LlamaModel lm = LlamaModel.load(LlamaConfig.fromJson(folder.config()), folder.weights(),
-                         BaseWeightFactory.DENSE, m)) {
-                lm.setCompute(compute);
-                layers = lm.config().layers();
-                NDArray x = m.create(ids, new Shape(2, ids.length / 2));
-                logits[compute == Compute.FP32 ? 0 : 1] = lm.logits(m, lm.hidden(m, x, x.onesLike(), false)).toFloatArray();
-            }
-        }
+        int layers = LlamaConfig.fromJson(folder.config()).layers();
+        float[] fp32 = Decoders.logits(folder, ids, ids.length / 2, Compute.FP32);
+        float[] bf16 = Decoders.logits(folder, ids, ids.length / 2, Compute.BF16);
         double tolerance = (18 * layers + 1) * 3 * U_BF16;
-        double rel = relative(logits[1], logits[0]);
+        double rel = relative(bf16, fp32);
         System.out.printf("%s language-model logits bf16 vs fp32: %.2e (tolerance %.2e)%n", model, rel, tolerance);
         assertThat(rel).isLessThan(tolerance).as("bf16 really ran").isGreaterThan(1e-5);
     }

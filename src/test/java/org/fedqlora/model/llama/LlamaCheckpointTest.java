@@ -1,16 +1,13 @@
 package org.fedqlora.model.llama;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import org.fedqlora.engine.Engines;
 import org.fedqlora.model.ModelFolder;
-import org.fedqlora.nn.BaseWeightFactory;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.tensor.DType;
 import org.fedqlora.tensor.Half;
 import org.fedqlora.tensor.HostTensor;
 import org.fedqlora.tensor.SafetensorsFile;
 import org.fedqlora.tensor.SafetensorsWriter;
+import org.fedqlora.testing.Decoders;
 import org.fedqlora.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -69,12 +66,7 @@ class LlamaCheckpointTest {
     }
 
     private static float[] logits(Path dir) {
-        ModelFolder folder = ModelFolder.open(dir, dir.toString());
         long[] ids = Fixtures.expected("llama-tiny").get("input_ids").toLongs();
-        try (NDManager m = Engines.newManager();
-             LlamaModel model = LlamaModel.load(LlamaConfig.fromJson(folder.config()), folder.weights(), BaseWeightFactory.DENSE, m)) {
-            NDArray x = m.create(ids, new Shape(2, 12));
-            return model.logits(m, model.hidden(m, x, x.onesLike(), false)).toFloatArray();
-        }
+        return Decoders.logits(ModelFolder.open(dir, dir.toString()), ids, 12, Compute.FP32);
     }
 }

@@ -10,7 +10,9 @@ import org.fedqlora.engine.Engines;
 import org.fedqlora.model.ModelException;
 import org.fedqlora.model.ModelFolder;
 import org.fedqlora.nn.BaseWeightFactory;
+import org.fedqlora.nn.Compute;
 import org.fedqlora.tensor.SafetensorsFile;
+import org.fedqlora.testing.Decoders;
 import org.fedqlora.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,12 +50,7 @@ class LlamaVariantsTest {
     }
 
     static float[] logits(Path dir, long[] ids, long T) {
-        ModelFolder f = ModelFolder.open(dir, "variant");
-        try (NDManager m = Engines.newManager();
-             LlamaModel model = LlamaModel.load(LlamaConfig.fromJson(f.config()), f.weights(), BaseWeightFactory.DENSE, m)) {
-            NDArray x = m.create(ids, new Shape(ids.length / T, T));
-            return model.logits(m, model.hidden(m, x, x.onesLike(), false)).toFloatArray();
-        }
+        return Decoders.logits(ModelFolder.open(dir, "variant"), ids, T, Compute.FP32);
     }
 
     /**
