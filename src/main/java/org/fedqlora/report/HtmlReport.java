@@ -70,12 +70,6 @@ public final class HtmlReport {
             })();
             """;
 
-    /** The per-client columns of a classification run, in %. */
-    private static final PerClientSection.Metrics PER_CLIENT = new PerClientSection.Metrics(
-            List.of("Accuracy", "Macro-F1", "Local accuracy"), List.of("accuracy", "macro_f1", "local_accuracy"),
-            Numbers::percent, Json::worstClientAccuracy,
-            "The final model evaluated by each client (in %); each method's worst client is in bold.");
-
     private HtmlReport() {
     }
 
@@ -105,15 +99,14 @@ public final class HtmlReport {
         StringBuilder body = new StringBuilder();
         body.append(header(in));
         boolean lm = Json.perplexity(summary);
+        MetricSections.Metrics metrics = lm ? MetricSections.PERPLEXITY : MetricSections.ACCURACY;
+        body.append(MetricSections.summary(summary, metrics));
+        body.append(privacySection(summary));
         if (lm) {
-            body.append(LmSections.summary(summary));
-            body.append(privacySection(summary));
             Charts.perplexityPerRound(in).ifPresent(o -> body.append(chartSection("perplexity-per-round",
                     "Perplexity per round", "Global test perplexity over response tokens after each round, one line "
                             + "per method (lower is better).", o)));
         } else {
-            body.append(summarySection(summary));
-            body.append(privacySection(summary));
             Charts.accuracyPerRound(in).ifPresent(o -> body.append(chartSection("accuracy-per-round",
                     "Accuracy per round", "Global test accuracy (%) after each round, one line per method.", o)));
         }
@@ -123,13 +116,12 @@ public final class HtmlReport {
             Charts.finalPerplexityPerFormat(summary).ifPresent(o -> body.append(chartSection("perplexity-per-format",
                     "Final perplexity per format", "Perplexity of the final model on the global test set, grouped "
                             + "by the clients' quantization format; one bar per method.", o)));
-            body.append(LmSections.perClient(in));
         } else {
             Charts.finalAccuracyPerFormat(summary).ifPresent(o -> body.append(chartSection("accuracy-per-format",
                     "Final accuracy per format", "Accuracy (%) of the final model on the global test set, grouped by "
                             + "the clients' quantization format; one bar per method.", o)));
-            body.append(PerClientSection.render(in, PER_CLIENT));
         }
+        body.append(MetricSections.perClient(in, metrics));
         in.partition().ifPresent(p -> body.append(partitionSection(p)));
         body.append(aggregateSection(summary));
         body.append(configSection(in));
@@ -167,32 +159,6 @@ public final class HtmlReport {
                 <li>Charts are interactive: hover for values; click a legend entry to hide or show a series.</li>
                 </ul>
                 """.formatted(Html.escape(String.join(" · ", facts)));
-    }
-
-    private static String summarySection(JsonNode summary) {
-        List<String> formats = Json.formats(summary);
-        List<Cell> header = new ArrayList<>(List.of(Cell.text("Method"), Cell.number("Accuracy"),
-                Cell.number("Macro-F1"), Cell.number("Worst client")));
-        formats.forEach(f -> header.add(Cell.number(f + " acc.")));
-        header.addAll(List.of(Cell.number("Bytes up"), Cell.number("Bytes down"), Cell.number("Time")));
-        Table table = new Table(header);
-        for (Map.Entry<String, JsonNode> method : Json.methods(summary)) {
-            JsonNode m = method.getValue();
-            JsonNode fin = m.path("final");
-            List<Cell> row = new ArrayList<>(List.of(Cell.text(method.getKey()).strong(true),
-                    Cell.number(Numbers.percent(Json.number(fin, "accuracy"))),
-                    Cell.number(Numbers.percent(Json.number(fin, "macro_f1"))),
-                    Cell.number(Numbers.percent(Json.worstClientAccuracy(m)))));
-            formats.forEach(f -> row.add(Cell.number(Numbers.percent(
-                    Json.number(fin.path("per_format").get(f), "accuracy")))));
-            row.add(bytesCell(Json.number(m, "bytes_up")));
-            row.add(bytesCell(Json.number(m, "bytes_down")));
-            row.add(Cell.number(Numbers.seconds(Json.number(m, "seconds"))));
-            table.row(row);
-        }
-        return "<section id=\"summary\">\n<h2>Summary</h2>\n" + table.render()
-                + "<p class=\"note\">Accuracy, macro-F1 and per-format accuracy in %, after the last round.</p>\n"
-                + "</section>\n";
     }
 
     /** Differential privacy per method (summary.json methods.*.privacy), when a method ran with it. */
@@ -233,11 +199,6 @@ public final class HtmlReport {
 
     private static String format(OptionalDouble value, String pattern) {
         return value.isPresent() ? String.format(Locale.ROOT, pattern, value.getAsDouble()) : Numbers.MISSING;
-    }
-
-    static Cell bytesCell(OptionalDouble bytes) {
-        Cell cell = Cell.number(Numbers.bytes(bytes));
-        return bytes.isPresent() ? cell.title(String.format(Locale.ROOT, "%.0f bytes", bytes.getAsDouble())) : cell;
     }
 
     static String chartSection(String id, String title, String note, ObjectNode option) {
