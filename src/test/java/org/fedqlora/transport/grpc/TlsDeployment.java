@@ -57,7 +57,9 @@ final class TlsDeployment implements AutoCloseable {
         while (!Files.exists(portFile) && server.isAlive() && System.nanoTime() < end) {
             Thread.sleep(100);
         }
-        assertThat(Files.exists(portFile)).as(Federations.tail(serverLog)).isTrue();
+        assertThat(Files.exists(portFile)).as("no port file after %d s; the server %s; its log:%n%s", PORT_SECONDS,
+                server.isAlive() ? "is still running" : "exited with " + server.exitValue(),
+                Federations.tail(serverLog)).isTrue();
         String target = "localhost:" + Files.readString(portFile).trim();
         for (int i = 0; i < federation.config.clients(); i++) {
             String cn = "client-" + i;
