@@ -113,7 +113,9 @@ public final class BenchCommand implements Runnable {
                     public void step(int step, int total, float loss, long tokens, double seconds) {
                         stepEnd[step] = seconds;
                         if (rssEvery > 0 && (step % rssEvery == 0 || step == 1)) {
-                            rss.add(new long[] {step, rssKb("VmRSS") / 1024});
+                            Runtime rt = Runtime.getRuntime();
+                            rss.add(new long[] {step, rssKb("VmRSS") / 1024, (rt.totalMemory() - rt.freeMemory()) >> 20,
+                                    rt.totalMemory() >> 20});
                         }
                         if (!json) {
                             System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f", step, total, loss);
@@ -146,6 +148,8 @@ public final class BenchCommand implements Runnable {
                 if (!rss.isEmpty()) {
                     var arr = out.putArray("rss_mb_by_step");
                     rss.forEach(r -> arr.addArray().add(r[0]).add(r[1]));
+                    var heap = out.putArray("java_heap_mb_by_step");     // [step, used, committed]: the JVM's share
+                    rss.forEach(r -> heap.addArray().add(r[0]).add(r[2]).add(r[3]));
                 }
                 String text = new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(out);
                 System.out.println(text);

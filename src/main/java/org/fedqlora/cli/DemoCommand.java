@@ -11,10 +11,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code fedqlora demo}: the demo preset (4 clients, nf2/nf4, lora vs fedqlora vs ifedqlora) on the embedded model. */
+/** {@code fedqlora demo}: the demo preset (4 clients, nf2/nf4, lora vs fedqlora) on the embedded model. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Run the demo: the 'demo' simulation preset on the embedded model and generated data:",
-                "4 clients (nf2:nf4 = 1:1, Dirichlet 0.5 label skew), methods lora, fedqlora, ifedqlora."},
+                "4 clients (nf2:nf4 = 1:1, Dirichlet 0.5 label skew), methods lora and fedqlora, 12 rounds."},
         footer = {"", "Examples:", "  fedqlora demo", "  fedqlora demo --out runs/my-demo --set rounds=10",
                 "", "Same as: fedqlora simulate --preset demo --out DIR"})
 public final class DemoCommand implements Callable<Integer> {

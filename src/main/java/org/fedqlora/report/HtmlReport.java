@@ -271,6 +271,22 @@ public final class HtmlReport {
                         .append(aggregateTable(metric, List.copyOf(settings), List.copyOf(methods), cells, lm));
             }
         }
+        Set<String> formats = new java.util.TreeSet<>();
+        rows.forEach(r -> r.path("per_format").fieldNames().forEachRemaining(formats::add));
+        if (!lm && formats.size() > 1) {   // the quantization bias shows in one format's clients, not in the mean
+            for (String format : formats) {
+                Map<String, JsonNode> formatCells = new LinkedHashMap<>();
+                cells.forEach((key, row) -> {
+                    JsonNode f = row.path("per_format").path(format);
+                    if (f.isObject()) {
+                        formatCells.put(key, f);
+                    }
+                });
+                out.append("<h3>Accuracy of the ").append(Html.escape(format.toUpperCase(java.util.Locale.ROOT)))
+                        .append(" clients alone</h3>\n")
+                        .append(aggregateTable("accuracy", List.copyOf(settings), List.copyOf(methods), formatCells, false));
+            }
+        }
         return out.append("</section>\n").toString();
     }
 

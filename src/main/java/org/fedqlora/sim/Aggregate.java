@@ -35,6 +35,8 @@ final class Aggregate {
         List<String> metrics = metrics(task);
         // setting → method → [accuracy, macro-F1] (or [perplexity, loss]) per run
         Map<String, Map<String, List<double[]>>> cells = new LinkedHashMap<>();
+        // setting → method → format → [metric 0, metric 1] per run, over that format's clients
+        Map<String, Map<String, Map<String, List<double[]>>>> formatCells = new LinkedHashMap<>();
         Map<String, Map<String, List<JsonNode>>> finalsByMethod = new LinkedHashMap<>();
         ArrayNode runList = top.putArray("runs");
         for (Simulation.RunSummary r : runs) {
@@ -45,6 +47,12 @@ final class Aggregate {
                 cells.computeIfAbsent(setting, k -> new LinkedHashMap<>())
                         .computeIfAbsent(e.getKey(), k -> new ArrayList<>())
                         .add(new double[] {Reports.num(fin.get(metrics.get(0))), Reports.num(fin.get(metrics.get(1)))});
+                fin.path("per_format").properties().forEach(f -> formatCells
+                        .computeIfAbsent(setting, k -> new LinkedHashMap<>())
+                        .computeIfAbsent(e.getKey(), k -> new TreeMap<>())
+                        .computeIfAbsent(f.getKey(), k -> new ArrayList<>())
+                        .add(new double[] {Reports.num(f.getValue().get(metrics.get(0))),
+                                Reports.num(f.getValue().get(metrics.get(1)))}));
                 if (r.run().experiment().equals("base")) {
                     finalsByMethod.computeIfAbsent(e.getKey(), k -> new LinkedHashMap<>())
                             .computeIfAbsent("all", k -> new ArrayList<>()).add(fin);
@@ -61,6 +69,18 @@ final class Aggregate {
                 Reports.put(a, metrics.get(k) + "_std", std(vals, k));
             }
             a.put("runs", vals.size());
+            Map<String, List<double[]>> byFormat = formatCells.getOrDefault(setting, Map.of()).getOrDefault(method, Map.of());
+            if (!byFormat.isEmpty()) {
+                ObjectNode pf = a.putObject("per_format");         // the same, over each format's clients alone
+                byFormat.forEach((format, fv) -> {
+                    ObjectNode f = pf.putObject(format);
+                    for (int k = 0; k < 2; k++) {
+                        Reports.put(f, metrics.get(k) + "_mean", mean(fv, k));
+                        Reports.put(f, metrics.get(k) + "_std", std(fv, k));
+                    }
+                    f.put("runs", fv.size());
+                });
+            }
         }));
         ObjectNode methods = top.putObject("methods");
         finalsByMethod.forEach((method, m) -> methods.set(method, meanFinal(m.get("all"), task)));
@@ -123,6 +143,29 @@ final class Aggregate {
             ss += (d - mu) * (d - mu);
         }
         return Math.sqrt(ss / (x.length - 1));
+    }
+
+    /** The formats that appear in any entry's per_format, sorted. */
+    static List<String> formats(JsonNode aggregate) {
+        java.util.TreeSet<String> out = new java.util.TreeSet<>();
+        for (JsonNode a : aggregate) {
+            a.path("per_format").fieldNames().forEachRemaining(out::add);
+        }
+        return List.copyOf(out);
+    }
+
+    /** The aggregate restricted to one format's clients: entries {setting, method, metric_mean, metric_std, runs}. */
+    static ArrayNode forFormat(JsonNode aggregate, String format) {
+        ArrayNode out = JSON.createArrayNode();
+        for (JsonNode a : aggregate) {
+            JsonNode f = a.path("per_format").path(format);
+            if (f.isObject()) {
+                ObjectNode row = out.addObject().put("setting", a.get("setting").asText())
+                        .put("method", a.get("method").asText());
+                f.properties().forEach(e -> row.set(e.getKey(), e.getValue()));
+            }
+        }
+        return out;
     }
 
     /**

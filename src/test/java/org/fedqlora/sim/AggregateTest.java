@@ -78,4 +78,35 @@ class AggregateTest {
         assertThat(Tables.paper(top)).contains("Accuracy (%), mean ± std over seeds", "60.00 ± 14.14")
                 .doesNotContain("Perplexity");
     }
+
+    @Test
+    void eachFormatsClientsAreAggregatedAloneSoTheQuantizationBiasShows() {
+        List<Run> runs = twoSeeds();
+        // lora's NF2 clients: 0.30 and 0.40 (mean 35 %, sample std √0.005 = 7.07 %); its NF4 clients 0.80 and 0.80
+        List<Simulation.RunSummary> summaries = new ArrayList<>();
+        double[][] nf2 = {{0.30, 0.50}, {0.40, 0.50}};
+        for (int seed = 0; seed < 2; seed++) {
+            ObjectNode s = JSON.createObjectNode();
+            ObjectNode methods = s.putObject("methods");
+            String[] names = {"lora", "fedqlora"};
+            for (int i = 0; i < 2; i++) {
+                ObjectNode fin = methods.putObject(names[i]).putObject("final");
+                fin.put("accuracy", (nf2[seed][i] + 0.8) / 2).put("macro_f1", 0.5);
+                ObjectNode pf = fin.putObject("per_format");
+                pf.putObject("nf2").put("accuracy", nf2[seed][i]).put("macro_f1", 0.4);
+                pf.putObject("nf4").put("accuracy", 0.8).put("macro_f1", 0.6);
+            }
+            summaries.add(new Simulation.RunSummary(runs.get(seed), s, List.of()));
+        }
+
+        ObjectNode top = Aggregate.summary(summaries, JSON.createObjectNode());
+
+        JsonNode lora = top.get("aggregate").get(0).get("per_format");
+        assertThat(lora.get("nf2").get("accuracy_mean").asDouble()).isCloseTo(0.35, offset(1e-12));
+        assertThat(lora.get("nf2").get("accuracy_std").asDouble()).isCloseTo(Math.sqrt(0.005), offset(1e-12));
+        assertThat(lora.get("nf2").get("runs").asInt()).isEqualTo(2);
+        assertThat(lora.get("nf4").get("accuracy_std").asDouble()).isEqualTo(0.0);
+        assertThat(Tables.paper(top)).contains("Accuracy (%) of the NF2 clients alone, mean ± std over seeds",
+                "35.00 ± 7.07", "50.00 ± 0.00", "Accuracy (%) of the NF4 clients alone", "80.00 ± 0.00");
+    }
 }

@@ -254,7 +254,7 @@ class ConfigLoaderTest {
         assertThat(c.clientFormats()).extracting(QuantFormat::id).containsExactly("nf2", "nf4", "nf2", "nf4");
         assertThat(c.partition().method()).isEqualTo("dirichlet");
         assertThat(c.partition().alpha()).isEqualTo(0.5);
-        assertThat(c.methods()).containsExactly("lora", "fedqlora", "ifedqlora");
+        assertThat(c.methods()).containsExactly("lora", "fedqlora");
         assertThat(c.runs()).hasSize(1);
     }
 
@@ -267,7 +267,7 @@ class ConfigLoaderTest {
         assertThat(c.runs()).hasSize(4);
         assertThat(c.runs()).extracting(r -> r.config().privacy().mode()).containsOnlyOnce("none");
         assertThat(c.runs()).filteredOn(r -> r.config().privacy().enabled())
-                .extracting(r -> r.config().privacy().targetEpsilon()).containsExactly(8.0, 100.0, 1000.0);
+                .extracting(r -> r.config().privacy().targetEpsilon()).containsExactly(100.0, 1000.0, 10000.0);
     }
 
     @Test

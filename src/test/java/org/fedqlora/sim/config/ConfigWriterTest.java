@@ -66,9 +66,9 @@ class ConfigWriterTest {
 
         assertThat(paper).hasSize(64).matches("[0-9a-f]+");
         assertThat(ConfigWriter.fingerprint(ConfigLoader.loadPreset("paper", List.of()))).isEqualTo(paper);
-        assertThat(ConfigWriter.fingerprint(ConfigLoader.loadPreset("paper", List.of("local.lr=0.001"))))
+        assertThat(ConfigWriter.fingerprint(ConfigLoader.loadPreset("paper", List.of("local.lr=0.005"))))
                 .isEqualTo(paper);
-        assertThat(ConfigWriter.fingerprint(ConfigLoader.loadPreset("paper", List.of("local.lr=0.0011"))))
+        assertThat(ConfigWriter.fingerprint(ConfigLoader.loadPreset("paper", List.of("local.lr=0.0051"))))
                 .isNotEqualTo(paper);
         assertThat(ConfigWriter.fingerprint(ConfigLoader.loadPreset("paper", List.of("seeds=[1, 2]"))))
                 .isNotEqualTo(paper);

@@ -49,8 +49,8 @@ class RunsTest {
         assertThat(c.experiments()).isEmpty();
         assertThat(c.clientFormats()).containsExactly(QuantFormat.NF2, QuantFormat.NF4, QuantFormat.NF2,
                 QuantFormat.NF4, QuantFormat.NF2);
-        assertThat(c.local().optimizer()).isEqualTo("sgd");
-        assertThat(c.local().lr()).isEqualTo(1e-3);
+        assertThat(c.local().optimizer()).isEqualTo("adamw");
+        assertThat(c.local().lr()).isEqualTo(5e-3);
         assertThat(c.runs()).containsExactly(new Run(Runs.BASE, Map.of(), 1L, c));
     }
 
