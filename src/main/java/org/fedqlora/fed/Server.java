@@ -163,8 +163,14 @@ public final class Server {
             bytesUp += answers.bytesUp();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
+        // a client that failed while its update was aggregated (a secure-aggregation drop-out) is a failure too
+        java.util.Set<String> late = new java.util.HashSet<>();
+        aggregate.lateFailures().forEach(f -> late.add(f.clientId()));
+        List<Failure> failures = new java.util.ArrayList<>(fit.failures());
+        failures.addAll(aggregate.lateFailures());
         return new RoundReport(round, List.copyOf(Parameters.sortedCopy(fitIns).keySet()),
-                fit.results().stream().map(FitRes::clientId).toList(), fit.failures(), aggregate.rejection(),
+                fit.results().stream().map(FitRes::clientId).filter(id -> !late.contains(id)).toList(), failures,
+                aggregate.rejection(),
                 aggregate.metrics(), evaluation, bytesDown, bytesUp, seconds, next, clientMetrics(fit.results()));
     }
 

@@ -113,6 +113,23 @@ class HtmlReportTest {
     }
 
     @Test
+    void aggregateHasOneAccuracyTablePerFormatWhenClientsMixFormats(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve(ReportInputs.SUMMARY), "{\"methods\": {}, \"aggregate\": ["
+                + "{\"setting\": \"mixed\", \"method\": \"lora\", \"accuracy_mean\": 0.6, \"accuracy_std\": 0.01, "
+                + "\"runs\": 4, \"per_format\": {\"nf2\": {\"accuracy_mean\": 0.4, \"accuracy_std\": 0.02, \"runs\": 4}, "
+                + "\"nf4\": {\"accuracy_mean\": 0.8, \"accuracy_std\": 0.03, \"runs\": 4}}}, "
+                + "{\"setting\": \"all-nf2\", \"method\": \"lora\", \"accuracy_mean\": 0.5, \"accuracy_std\": 0.01, "
+                + "\"runs\": 4, \"per_format\": {\"nf2\": {\"accuracy_mean\": 0.5, \"accuracy_std\": 0.01, \"runs\": 4}}}]}");
+
+        String aggregate = section(HtmlReport.render(ReportInputs.read(dir)), "aggregate");
+
+        assertThat(aggregate).contains("<h3>Accuracy of the NF2 clients alone</h3>",
+                "<h3>Accuracy of the NF4 clients alone</h3>", "40.00 ± 2.00", "80.00 ± 3.00");
+        String nf4 = aggregate.substring(aggregate.indexOf("NF4 clients alone"));
+        assertThat(nf4).contains("<strong>80.00 ± 3.00</strong>").doesNotContain("50.00");
+    }
+
+    @Test
     void perplexityAggregateIsShownAsItIsWithTheLowestMeanInBold(@TempDir Path dir) throws IOException {
         Files.writeString(dir.resolve(ReportInputs.SUMMARY), "{\"methods\": {\"lora\": {\"final\": {\"perplexity\": "
                 + "11.0}}, \"fedqlora\": {\"final\": {\"perplexity\": 8.0}}}, \"aggregate\": ["

@@ -116,13 +116,15 @@ public final class SecureAggregationStrategy implements Strategy {
         SecureUpdates.Layout layout = SecureUpdates.Layout.decode(res.meta());
         UpdateSum sum = SecureUpdates.decode(res.sum(), layout, config, res.survivors().size());
         List<FitRes> survivors = results.stream().filter(r -> res.survivors().contains(r.clientId())).toList();
-        List<Failure> all = new ArrayList<>(failures);
+        List<Failure> late = new ArrayList<>();
         res.dropped().forEach((id, why) -> {
             if (!res.survivors().contains(id)) {
-                all.add(new Failure(id, Failure.FIT, "secure aggregation " + why, null));
+                late.add(new Failure(id, Failure.FIT, "secure aggregation " + why, null));
             }
         });
-        return inner.aggregateSum(round, global, sum, survivors, all);
+        List<Failure> all = new ArrayList<>(failures);
+        all.addAll(late);
+        return inner.aggregateSum(round, global, sum, survivors, all).withLateFailures(late);
     }
 
     /** The inner strategy's stop (e.g. DP's privacy budget). */

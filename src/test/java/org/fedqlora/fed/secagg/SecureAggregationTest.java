@@ -19,6 +19,7 @@ import org.fedqlora.fed.FitIns;
 import org.fedqlora.fed.FitRes;
 import org.fedqlora.fed.InMemoryTransport;
 import org.fedqlora.fed.RoundListener;
+import org.fedqlora.fed.RoundReport;
 import org.fedqlora.fed.Server;
 import org.fedqlora.fed.Strategy;
 import org.fedqlora.fed.UpdateSum;
@@ -258,6 +259,27 @@ class SecureAggregationTest {
             assertThat(s[j]).isCloseTo(p[j], org.assertj.core.data.Offset.offset(1e-5f));
         }
         assertThat(masked.rounds()).allSatisfy(r -> assertThat(r.bytesUp()).isZero());
+    }
+
+    /** The round loop's report counts a client that dropped out after masking as failed, not as a success. */
+    @Test
+    void roundReportListsSecureAggregationDropOutsAsFailures() throws Exception {
+        Map<String, SecureClient> secure = new TreeMap<>();
+        shiftClients(5).forEach((id, c) -> secure.put(id, new SecureClient(id, c, new SecureRandom())));
+        InProcessChannel.Faults drop = (c, m) -> c.equals("c3") && m.stage().ordinal() >= Stage.MASKED_INPUT.ordinal();
+        FedAvg inner = new FedAvg(FedAvg.Config.defaults(), global(), ServerOptimizer.adam(0.1, 0.9, 0.99, 1e-3));
+        SecureAggregationStrategy strategy = new SecureAggregationStrategy(inner,
+                new InProcessChannel(secure, drop, java.util.function.UnaryOperator.identity()),
+                new SecAggSettings(3, 0, 48, 1.0, 1000), new SecureRandom(), m -> { });
+
+        Server.Result r = new Server(strategy, new InMemoryTransport(new TreeMap<>(secure)),
+                new Server.Config(1, 0, 1)).run(RoundListener.NONE);
+
+        RoundReport report = r.rounds().get(0);
+        assertThat(report.isAccepted()).isTrue();
+        assertThat(report.successes()).containsExactly("c0", "c1", "c2", "c4");
+        assertThat(report.failures()).extracting(Failure::clientId).containsExactly("c3");
+        assertThat(report.failures().get(0).reason()).startsWith("secure aggregation MASKED_INPUT");
     }
 
     /**
