@@ -64,22 +64,11 @@ final class Aggregate {
             ObjectNode a = agg.addObject();
             a.put("setting", setting);
             a.put("method", method);
-            for (int k = 0; k < 2; k++) {
-                Reports.put(a, metrics.get(k) + "_mean", mean(vals, k));
-                Reports.put(a, metrics.get(k) + "_std", std(vals, k));
-            }
-            a.put("runs", vals.size());
+            putMeanStd(a, metrics, vals);
             Map<String, List<double[]>> byFormat = formatCells.getOrDefault(setting, Map.of()).getOrDefault(method, Map.of());
             if (!byFormat.isEmpty()) {
                 ObjectNode pf = a.putObject("per_format");         // the same, over each format's clients alone
-                byFormat.forEach((format, fv) -> {
-                    ObjectNode f = pf.putObject(format);
-                    for (int k = 0; k < 2; k++) {
-                        Reports.put(f, metrics.get(k) + "_mean", mean(fv, k));
-                        Reports.put(f, metrics.get(k) + "_std", std(fv, k));
-                    }
-                    f.put("runs", fv.size());
-                });
+                byFormat.forEach((format, fv) -> putMeanStd(pf.putObject(format), metrics, fv));
             }
         }));
         ObjectNode methods = top.putObject("methods");
@@ -143,6 +132,15 @@ final class Aggregate {
             ss += (d - mu) * (d - mu);
         }
         return Math.sqrt(ss / (x.length - 1));
+    }
+
+    /** {metric_mean, metric_std} of both metrics over the runs, and the number of runs. */
+    private static void putMeanStd(ObjectNode o, List<String> metrics, List<double[]> vals) {
+        for (int k = 0; k < 2; k++) {
+            Reports.put(o, metrics.get(k) + "_mean", mean(vals, k));
+            Reports.put(o, metrics.get(k) + "_std", std(vals, k));
+        }
+        o.put("runs", vals.size());
     }
 
     /** The formats that appear in any entry's per_format, sorted. */
