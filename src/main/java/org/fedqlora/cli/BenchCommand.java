@@ -1,5 +1,6 @@
 package org.fedqlora.cli;
 
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.fedqlora.adapter.AdapterSet;
@@ -82,6 +83,10 @@ public final class BenchCommand implements Runnable {
                         + "avx512_bf16 or AMX; default: ${DEFAULT-VALUE}).")
         String compute;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
+        @Option(names = "--profile", paramLabel = "FILE",
+                description = "Write libtorch's profiler trace of the timed steps to FILE (Chrome trace JSON: open it "
+                        + "in chrome://tracing or Perfetto). Profiling slows the steps; do not quote their speed.")
+        Path profile;
 
         @Override
         public Integer call() throws IOException {
@@ -108,14 +113,20 @@ public final class BenchCommand implements Runnable {
                 TrainOptions o = new TrainOptions(1, warmup + steps, batch, Optimizer.Kind.parse(optimizer), 1e-4f, 0f,
                         0f, 1f, 0, false, 1, 0, 0f);
                 long rss0 = rssKb("VmRSS");
+                if (profile != null && warmup == 0) {
+                    JniUtils.startProfile(false, true, false);
+                }
                 Trainer.train(clf, params, data, null, o, null, new Trainer.Listener() {
                     @Override
                     public void step(int step, int total, float loss, long tokens, double seconds) {
                         stepEnd[step] = seconds;
+                        if (profile != null && step == warmup) {
+                            JniUtils.startProfile(false, true, false);
+                        }
                         if (rssEvery > 0 && (step % rssEvery == 0 || step == 1)) {
                             Runtime rt = Runtime.getRuntime();
                             rss.add(new long[] {step, rssKb("VmRSS") / 1024, (rt.totalMemory() - rt.freeMemory()) >> 20,
-                                    rt.totalMemory() >> 20});
+                                    rt.totalMemory() >> 20, directBufferBytes() >> 20});
                         }
                         if (!json) {
                             System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f", step, total, loss);
@@ -124,6 +135,9 @@ public final class BenchCommand implements Runnable {
                 });
                 if (!json) {
                     System.err.println();
+                }
+                if (profile != null) {
+                    JniUtils.stopProfile(profile.toAbsolutePath().toString());
                 }
                 double timed = stepEnd[warmup + steps] - stepEnd[warmup];
                 double tokensPerS = (double) batch * seq * steps / timed;
@@ -150,6 +164,8 @@ public final class BenchCommand implements Runnable {
                     rss.forEach(r -> arr.addArray().add(r[0]).add(r[1]));
                     var heap = out.putArray("java_heap_mb_by_step");     // [step, used, committed]: the JVM's share
                     rss.forEach(r -> heap.addArray().add(r[0]).add(r[2]).add(r[3]));
+                    var direct = out.putArray("direct_buffer_mb_by_step");   // [step, MB]: NIO direct buffers alive
+                    rss.forEach(r -> direct.addArray().add(r[0]).add(r[4]));
                 }
                 String text = new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(out);
                 System.out.println(text);
@@ -256,6 +272,13 @@ public final class BenchCommand implements Runnable {
                 labels[i] = r.nextInt(classes);
             }
             return new EncodedExamples(ids, labels, 0);
+        }
+
+        /** Bytes held by live NIO direct buffers (what DJL's {@code create(float[])} and friends allocate). */
+        static long directBufferBytes() {
+            return java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)
+                    .stream().filter(b -> b.getName().equals("direct"))
+                    .mapToLong(java.lang.management.BufferPoolMXBean::getMemoryUsed).sum();
         }
 
         /** A field of /proc/self/status in kB (VmRSS now, VmHWM the peak), or -1 where there is none. */
