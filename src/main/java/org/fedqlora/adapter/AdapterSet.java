@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import org.fedqlora.UserException;
 import org.fedqlora.engine.HostArrays;
 import org.fedqlora.nn.Linear;
+import org.fedqlora.nn.LinearAdapter;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.ArrayList;
@@ -99,8 +100,50 @@ public final class AdapterSet implements AutoCloseable {
 
     /** Takes this set's adapters off their layers, leaving the base model bare for another client. */
     public void detach() {
+        unfold();
         qas.forEach((name, a) -> layers.get(name).removeAdapter(a));
         loras.forEach((name, a) -> layers.get(name).removeAdapter(a));
+    }
+
+    /**
+     * Folds this set's adapters that {@code which} accepts into their layers' weights ({@link Linear#fold}), for
+     * as long as they stay unchanged: an evaluation, or training that leaves them frozen. Undo with
+     * {@link #unfold} before they change.
+     *
+     * @return whether any layer folded
+     */
+    public boolean fold(java.util.function.Predicate<LinearAdapter> which) {
+        boolean any = false;
+        java.util.Set<LinearAdapter> mine = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        mine.addAll(qas.values());
+        mine.addAll(loras.values());
+        for (Linear l : adapted()) {
+            any |= l.fold(a -> mine.contains(a) && which.test(a), manager);
+        }
+        return any;
+    }
+
+    /** Folds the adapters none of whose arrays is in {@code trainable} (compared by identity). */
+    public boolean foldFrozen(java.util.Collection<NDArray> trainable) {
+        java.util.Set<NDArray> t = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        t.addAll(trainable);
+        return fold(a -> a.arrays().stream().noneMatch(t::contains));
+    }
+
+    /** Undoes {@link #fold} on every layer this set adapts. */
+    public void unfold() {
+        adapted().forEach(Linear::unfold);
+    }
+
+    /** Whether some layer this set adapts is folded. */
+    public boolean isFolded() {
+        return adapted().stream().anyMatch(Linear::isFolded);
+    }
+
+    private List<Linear> adapted() {
+        java.util.Set<String> names = new java.util.LinkedHashSet<>(qas.keySet());
+        names.addAll(loras.keySet());
+        return names.stream().map(layers::get).toList();
     }
 
     public List<Parameter> loraParameters() {

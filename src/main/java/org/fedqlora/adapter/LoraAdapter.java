@@ -67,6 +67,22 @@ public final class LoraAdapter implements LinearAdapter {
         return "lora";
     }
 
+    @Override
+    public NDArray weightDelta(NDManager m) {
+        try (NDManager tmp = m.newSubManager()) {
+            NDArray a = aT.duplicate();
+            a.attach(tmp);
+            NDArray d = a.matMul(bT).mul(scaling).transpose(1, 0).duplicate();     // s·(Aᵀ·Bᵀ)ᵀ = s·B·A, (out, in)
+            d.attach(m);
+            return d;
+        }
+    }
+
+    @Override
+    public List<NDArray> arrays() {
+        return List.of(aT, bT);
+    }
+
     public String module() {
         return module;
     }

@@ -44,6 +44,22 @@ public final class QaAdapter implements LinearAdapter {
         return "qa";
     }
 
+    @Override
+    public NDArray weightDelta(NDManager m) {
+        try (NDManager tmp = m.newSubManager()) {
+            NDArray r = rT.duplicate();
+            r.attach(tmp);
+            NDArray d = r.matMul(lT).transpose(1, 0).duplicate();                 // (Rᵀ·Lᵀ)ᵀ = L·R, (out, in)
+            d.attach(m);
+            return d;
+        }
+    }
+
+    @Override
+    public List<NDArray> arrays() {
+        return List.of(rT, lT);
+    }
+
     public String module() {
         return module;
     }

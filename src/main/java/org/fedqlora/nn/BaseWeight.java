@@ -29,6 +29,11 @@ public interface BaseWeight extends AutoCloseable {
         return Gemm.dense(weight(step));
     }
 
+    /** Whether {@link #weight} returns a resident float32 array (not one dequantized per call from packed codes). */
+    default boolean denseResident() {
+        return true;
+    }
+
     /** Bytes this weight keeps resident (packed codes and scales for quantized weights). */
     long residentBytes();
 

@@ -22,6 +22,8 @@ public final class Linear {
     private final NDArray bias; // (out) or null
     private final List<LinearAdapter> adapters = new ArrayList<>();
     private Compute compute = Compute.FP32;
+    private NDArray folded;                                           // W + Σ ΔW of the folded adapters, or null
+    private final List<LinearAdapter> foldedAdapters = new ArrayList<>();
 
     public Linear(String name, String role, BaseWeight base, NDArray bias) {
         this.name = name;
@@ -32,11 +34,63 @@ public final class Linear {
 
     /** x: (..., in) → (..., out). */
     public NDArray forward(NDManager step, NDArray x, boolean training) {
-        NDArray y = Gemm.linear(compute, x, base.kernel(step), bias);
+        NDArray y = Gemm.linear(compute, x, folded != null ? Gemm.dense(folded) : base.kernel(step), bias);
         for (LinearAdapter a : adapters) {
-            y = y.add(a.delta(x, training));
+            if (!foldedAdapters.contains(a)) {
+                y = y.add(a.delta(x, training));
+            }
         }
         return y;
+    }
+
+    /**
+     * Folds the adapters {@code which} accepts into one dense weight W + Σ ΔW that {@link #forward} then uses in
+     * place of the base product and those adapters' own products (one product instead of 1 + 2·k). Only for
+     * adapters that do not change until {@link #unfold}: during evaluation, or a frozen QA adapter while LoRA
+     * trains. Outputs equal the unfolded ones up to float32 rounding (at {@link Compute#BF16}, up to the bf16
+     * rounding of the folded weight instead of the base's). A base kept packed is not folded (the fp32 copy would
+     * undo its memory saving), nor is dropout folded: adapters with dropout in training stay separate.
+     *
+     * @return whether anything was folded
+     */
+    public boolean fold(java.util.function.Predicate<LinearAdapter> which, NDManager owner) {
+        unfold();
+        if (!base.denseResident()) {
+            return false;
+        }
+        List<LinearAdapter> chosen = adapters.stream().filter(which).toList();
+        if (chosen.isEmpty()) {
+            return false;
+        }
+        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        try (NDManager tmp = owner.newSubManager()) {
+            NDArray w = base.weight(tmp).duplicate();                 // lands in the weight's own manager: move it
+            w.attach(tmp);
+            for (LinearAdapter a : chosen) {
+                w.addi(a.weightDelta(tmp));
+            }
+            w.attach(owner);
+            folded = w;
+            foldedAdapters.addAll(chosen);
+            return true;
+        } finally {
+            ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
+        }
+    }
+
+    /** Undoes {@link #fold}: back to the base product plus each adapter's own. */
+    public void unfold() {
+        if (folded != null) {
+            folded.close();
+            folded = null;
+        }
+        foldedAdapters.clear();
+    }
+
+    /** Whether {@link #fold} is in effect. */
+    public boolean isFolded() {
+        return folded != null;
     }
 
     /** The precision of the base product (adapters always run in float32). */
@@ -78,10 +132,12 @@ public final class Linear {
     }
 
     public void addAdapter(LinearAdapter a) {
+        unfold();
         adapters.add(a);
     }
 
     public boolean removeAdapter(LinearAdapter a) {
+        unfold();
         return adapters.remove(a);
     }
 

@@ -12,4 +12,13 @@ public interface LinearAdapter {
 
     /** A short name for logs ("lora", "qa"). */
     String kind();
+
+    /**
+     * The adapter as a dense (out, in) weight ΔW with {@code delta(x) = x·ΔWᵀ} (without dropout), in {@code m}:
+     * what {@link Linear#fold} adds to the base weight.
+     */
+    NDArray weightDelta(ai.djl.ndarray.NDManager m);
+
+    /** The arrays the adapter is computed from (to tell whether a training step updates it). */
+    java.util.List<NDArray> arrays();
 }

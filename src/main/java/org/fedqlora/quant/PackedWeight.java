@@ -119,6 +119,11 @@ public final class PackedWeight implements BaseWeight {
 
     /** W dequantized on the engine (one native call) into {@code step}: the same values as the scalar codec. */
     @Override
+    public boolean denseResident() {
+        return false;
+    }
+
+    @Override
     public NDArray weight(NDManager step) {
         try (NDArray like = step.create(new Shape(0, q.cols()))) {
             return PackedKernels.call("dequantize", like, operands, null);

@@ -3,6 +3,7 @@ package org.fedqlora.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import org.fedqlora.adapter.AdapterSet;
 import org.fedqlora.engine.NativeHeap;
 
 import java.util.Arrays;
@@ -26,9 +27,16 @@ public final class Evaluator {
     public static Result evaluate(TextClassifier clf, EncodedExamples data, int batchSize, NDManager parent) {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
+        // nothing changes during an evaluation: every adapter folds into its layer's weight (Linear#fold), unless
+        // a caller (a training run evaluating as it goes) has folded some already
+        AdapterSet adapters = clf.adapters();
+        boolean folded = adapters != null && !adapters.isFolded() && adapters.fold(a -> true);
         try {
             return run(clf, data, batchSize, parent);
         } finally {
+            if (folded) {
+                adapters.unfold();
+            }
             JniUtils.setGradMode(grad);
             NativeHeap.trim();                               // the batches' freed tensors back to the OS
         }

@@ -126,6 +126,11 @@ public final class LanguageModel {
             }
 
             @Override
+            public AdapterSet adapters() {
+                return adapters;
+            }
+
+            @Override
             public long tokens(int[] idx) {
                 long n = 0;                     // the real tokens of the batch, without padding it a second time
                 for (int i : idx) {
@@ -146,15 +151,23 @@ public final class LanguageModel {
         java.util.Arrays.sort(order, java.util.Comparator.comparingInt(data::length));   // little padding
         double sum = 0;
         long count = 0;
-        for (int start = 0; start < n; start += batchSize) {
-            int[] idx = new int[Math.min(batchSize, n - start)];
-            for (int i = 0; i < idx.length; i++) {
-                idx[i] = order[start + i];
+        AdapterSet adapters = lm.adapters();                 // unchanged while evaluating: fold them (Linear#fold)
+        boolean folded = adapters != null && !adapters.isFolded() && adapters.fold(a -> true);
+        try {
+            for (int start = 0; start < n; start += batchSize) {
+                int[] idx = new int[Math.min(batchSize, n - start)];
+                for (int i = 0; i < idx.length; i++) {
+                    idx[i] = order[start + i];
+                }
+                try (NDManager step = lm.encoder().manager().newSubManager()) {
+                    Nll nll = lm.nll(step, data.batch(idx), false);
+                    sum += nll.sum().toType(DataType.FLOAT64, false).getDouble();
+                    count += nll.count();
+                }
             }
-            try (NDManager step = lm.encoder().manager().newSubManager()) {
-                Nll nll = lm.nll(step, data.batch(idx), false);
-                sum += nll.sum().toType(DataType.FLOAT64, false).getDouble();
-                count += nll.count();
+        } finally {
+            if (folded) {
+                adapters.unfold();
             }
         }
         NativeHeap.trim();                                   // the batches' freed tensors back to the OS
