@@ -39,9 +39,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 
 /** {@code fedqlora server}: the coordinator of a real federation over gRPC with mutual TLS. */
 @Command(name = "server", mixinStandardHelpOptions = true, sortOptions = false,
@@ -180,17 +183,30 @@ public final class ServerCommand implements Callable<Integer> {
                 return new SecAggServer.Channel() {
                     @Override
                     public SecAggServer.Replies exchange(Map<String, Message> requests) {
+                        SortedMap<String, Message> replies = new TreeMap<>();
+                        Map<String, String> failures = exchange(requests, replies::put);
+                        return new SecAggServer.Replies(replies, failures);
+                    }
+
+                    /** The gRPC channel's stream (each reply passed on as it arrives, none kept), with a line. */
+                    @Override
+                    public Map<String, String> exchange(Map<String, Message> requests,
+                                                        BiConsumer<String, Message> onReply) {
                         long down = secure.bytesDown();
                         long up = secure.bytesUp();
-                        SecAggServer.Replies r = secure.exchange(requests);
+                        AtomicInteger answered = new AtomicInteger();
+                        Map<String, String> failures = secure.exchange(requests, (id, m) -> {
+                            answered.incrementAndGet();
+                            onReply.accept(id, m);
+                        });
                         String stage = requests.isEmpty() ? "secagg"
                                 : SecAggPhases.phase(requests.values().iterator().next().stage());
                         System.err.printf(Locale.ROOT, "%s round %d/%d %s: %d answered, %d failed, %s down, %s up%n",
-                                current[0], secure.round(), c.rounds(), stage, r.replies().size(),
-                                r.failures().size(), Progressing.mb(secure.bytesDown() - down),
+                                current[0], secure.round(), c.rounds(), stage, answered.get(),
+                                failures.size(), Progressing.mb(secure.bytesDown() - down),
                                 Progressing.mb(secure.bytesUp() - up));
-                        r.failures().forEach((id, why) -> System.err.println("  failed: " + id + ": " + why));
-                        return r;
+                        failures.forEach((id, why) -> System.err.println("  failed: " + id + ": " + why));
+                        return failures;
                     }
 
                     @Override

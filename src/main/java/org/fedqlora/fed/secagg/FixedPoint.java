@@ -68,17 +68,38 @@ public final class FixedPoint {
                     + "-byte words");
         }
         long[] out = new long[data.length / b];
-        long limit = 1L << bits;
         for (int i = 0; i < out.length; i++) {
-            long w = 0;
-            for (int k = 0; k < b; k++) {
-                w |= (data[i * b + k] & 0xffL) << (8 * k);
-            }
-            if (w >= limit) {
-                throw new SecAggException(what + ": word " + i + " is not below 2^" + bits);
-            }
-            out[i] = w;
+            out[i] = word(data, i, b, bits, what);
         }
         return out;
+    }
+
+    /**
+     * sum[i] = (sum[i] + unpack(data)[i]) mod 2^bits without unpacking into a second array (the server's running sum
+     * of masked inputs). data must hold exactly sum.length words; a word at or above 2^bits is the same error as in
+     * {@link #unpack}, and leaves sum with the words before it added.
+     */
+    public static void addPacked(long[] sum, byte[] data, int bits, String what) {
+        int b = wordBytes(bits);
+        if (data.length != sum.length * b) {
+            throw new SecAggException(what + ": " + data.length + " bytes for " + sum.length + " words of " + b
+                    + " bytes");
+        }
+        long mask = (1L << bits) - 1;
+        for (int i = 0; i < sum.length; i++) {
+            sum[i] = (sum[i] + word(data, i, b, bits, what)) & mask;
+        }
+    }
+
+    /** Word i of packed data (b bytes per word, little-endian), checked to be below 2^bits. */
+    private static long word(byte[] data, int i, int b, int bits, String what) {
+        long w = 0;
+        for (int k = 0; k < b; k++) {
+            w |= (data[i * b + k] & 0xffL) << (8 * k);
+        }
+        if (w >= 1L << bits) {
+            throw new SecAggException(what + ": word " + i + " is not below 2^" + bits);
+        }
+        return w;
     }
 }

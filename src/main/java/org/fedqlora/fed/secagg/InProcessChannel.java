@@ -4,11 +4,13 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.BiConsumer;
 import java.util.function.UnaryOperator;
 
 /**
  * The simulation's {@link SecAggServer.Channel}: participants are objects in this process, called one after the
- * other in ascending id order. Messages are copied both ways (as a network would), bytes are counted, and a test
+ * other in ascending id order, each reply handed over before the next participant is asked (so a server that folds
+ * replies holds one at a time). Messages are copied both ways (as a network would), bytes are counted, and a test
  * can drop a client from a stage on or tamper with what is delivered. A participant that throws is reported as a
  * failure with its message, as a network transport would report a client that refused or vanished.
  */
@@ -51,6 +53,13 @@ public final class InProcessChannel implements SecAggServer.Channel {
     @Override
     public SecAggServer.Replies exchange(Map<String, Message> requests) {
         SortedMap<String, Message> replies = new TreeMap<>();
+        Map<String, String> failures = exchange(requests, replies::put);
+        return new SecAggServer.Replies(replies, failures);
+    }
+
+    /** Asks the participants one after the other and hands over each reply before asking the next; keeps none. */
+    @Override
+    public Map<String, String> exchange(Map<String, Message> requests, BiConsumer<String, Message> onReply) {
         SortedMap<String, String> failures = new TreeMap<>();
         new TreeMap<>(requests).forEach((id, request) -> {
             Participant p = participants.get(id);
@@ -63,15 +72,18 @@ public final class InProcessChannel implements SecAggServer.Channel {
                 return;
             }
             bytesDown += request.bytes();
+            Message copy;
             try {
                 Message reply = p.handle(deliver.apply(copy(request)));
                 bytesUp += reply.bytes();
-                replies.put(id, copy(reply));
+                copy = copy(reply);
             } catch (RuntimeException e) {
                 failures.put(id, e.getClass().getSimpleName() + ": " + e.getMessage());
+                return;
             }
+            onReply.accept(id, copy);
         });
-        return new SecAggServer.Replies(replies, failures);
+        return failures;
     }
 
     /** Bytes of all requests delivered so far. */

@@ -4,18 +4,21 @@ import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
  * The server's side of one secure-aggregation session (SecAgg+ for an honest-but-curious server). It only ever
- * holds what clients send it ({@link Message}s: public keys, ciphertexts it cannot open, masked inputs, and in the
+ * sees what clients send it ({@link Message}s: public keys, ciphertexts it cannot open, masked inputs, and in the
  * end shares of b_v for survivors and of s_v^SK for dropped clients), and computes
  * <pre>
  *   Σ_{u ∈ U3} x_u = Σ_{u ∈ U3} y_u − Σ_{u ∈ U3} PRG(b_u) − Σ_{u ∈ U2∖U3} Σ_{v ∈ N(u) ∩ U3} sign(v, u)·PRG(s_vu)   (mod 2^bits)
@@ -27,6 +30,11 @@ import java.util.function.Consumer;
  * {@link SecAggException} and no share is requested, so nothing is revealed. Reconstructed mask keys are checked
  * against the public keys their owners advertised, and extra shares against the Shamir polynomial, so a tampered
  * share fails the round instead of corrupting the sum.
+ *
+ * <p>Memory: the masked inputs are not kept. Each is checked and added into a running sum mod 2^bits as the channel
+ * hands it over ({@link Channel#exchange(Map, BiConsumer)}), one sum per (meta, length) layout claimed
+ * ({@link MaskedSums}), so the server holds 8 · d bytes per distinct layout for d words (one layout when clients are
+ * honest) instead of every survivor's n · d · ⌈bits/8⌉ bytes; keys, ciphertexts and shares are O(n · k).
  */
 public final class SecAggServer {
     /** Carries the server's requests of one stage to the clients and brings back their replies. */
@@ -37,6 +45,21 @@ public final class SecAggServer {
          * @return the replies of the clients that answered, and for the others why not (dropped, timed out, refused)
          */
         Replies exchange(Map<String, Message> requests);
+
+        /**
+         * Delivers each request (keyed by client id) and hands each reply to {@code onReply} as it arrives instead of
+         * collecting them, so a caller that folds replies holds one at a time. At most one call per client; calls come
+         * from one thread at a time and all happen before this returns (so {@code onReply} needs no locking of its
+         * own). This default collects the stage with {@link #exchange(Map)} first; channels that can stream override
+         * it.
+         *
+         * @return for the clients without a reply, why not (dropped, timed out, refused), as {@link Replies#failures}
+         */
+        default Map<String, String> exchange(Map<String, Message> requests, BiConsumer<String, Message> onReply) {
+            Replies r = exchange(requests);
+            r.replies().forEach(onReply);
+            return r.failures();
+        }
 
         /** Bytes of all requests delivered so far (0 if the channel does not count). */
         default long bytesDown() {
@@ -129,16 +152,17 @@ public final class SecAggServer {
             maskSets.put(v, from);
             maskReq.put(v, request(session, Stage.MASKED_INPUT, v, p));
         }
-        SortedMap<String, Message> masked = collect(Stage.MASKED_INPUT, session, maskReq, dropped,
-                List.of("masked", "meta"));
-        keepMajorityLayout(config, masked, dropped);
-        List<String> survivors = List.copyOf(masked.keySet());
+        // each masked input is folded into its layout's running sum as it arrives; the majority's sum is kept
+        MaskedSums sums = new MaskedSums(config);
+        collect(Stage.MASKED_INPUT, session, maskReq, dropped, List.of("masked", "meta"), sums::add);
+        MaskedSums.Group kept = sums.keepMajority(dropped);
+        SortedSet<String> masked = kept == null ? new TreeSet<>() : kept.members;
+        List<String> survivors = List.copyOf(masked);
         SortedSet<String> lost = new TreeSet<>(shared.keySet());
-        lost.removeAll(masked.keySet());
+        lost.removeAll(masked);
         checkReconstructible(config, graph, survivors, lost, maskSets, "masked inputs");
 
-        byte[] meta = masked.get(survivors.get(0)).require("meta");
-        int length = masked.get(survivors.get(0)).require("masked").length / FixedPoint.wordBytes(config.bits());
+        byte[] meta = kept.meta;
 
         // UNMASK: ask each survivor for its shares of survivors (b) and of the lost (s) that it holds
         SortedMap<String, Message> unmaskReq = new TreeMap<>();
@@ -146,7 +170,7 @@ public final class SecAggServer {
             List<String> b = new ArrayList<>();
             List<String> s = new ArrayList<>();
             for (String u : holdersOf(v, maskSets)) {
-                if (masked.containsKey(u)) {
+                if (masked.contains(u)) {
                     b.add(u);
                 } else if (lost.contains(u)) {
                     s.add(u);
@@ -158,15 +182,10 @@ public final class SecAggServer {
         SortedMap<String, Message> unmasked = collect(Stage.UNMASK, session, unmaskReq, dropped, List.of());
         List<String> responders = List.copyOf(unmasked.keySet());
 
-        // reconstruct and remove the masks
-        long[] sum = new long[length];
+        // reconstruct and remove the masks from Σ y_u
+        kept.requireSummable();
+        long[] sum = kept.sum;
         int bits = config.bits();
-        for (String u : survivors) {
-            long[] y = FixedPoint.unpack(masked.get(u).require("masked"), bits, "masked input of " + u);
-            for (int j = 0; j < length; j++) {
-                sum[j] = (sum[j] + y[j]) & ((1L << bits) - 1);
-            }
-        }
         for (String u : survivors) {
             byte[] b = Shamir.reconstruct(sharesOf("b/" + u, unmasked, config), t, Crypto.KEY_BYTES,
                     "round " + config.round() + ": self-mask seed of " + u);
@@ -188,42 +207,6 @@ public final class SecAggServer {
             }
         }
         return new Result(sum, meta, survivors, dropped);
-    }
-
-    /**
-     * Every masked input must have the same public layout and length. Those that differ from the layout a strict
-     * majority sent (or whose byte count is not a whole number of words) are dropped as if they had not sent one:
-     * their pairwise masks are then removed with their reconstructed mask keys, their self masks are never revealed.
-     * Without a majority the round fails.
-     */
-    private static void keepMajorityLayout(SecAggConfig config, SortedMap<String, Message> masked,
-                                           SortedMap<String, String> dropped) {
-        int wordBytes = FixedPoint.wordBytes(config.bits());
-        SortedMap<String, String> layoutOf = new TreeMap<>();
-        java.util.Map<String, Integer> votes = new java.util.HashMap<>();
-        masked.forEach((u, m) -> {
-            int bytes = m.require("masked").length;
-            String key = bytes % wordBytes != 0 ? null
-                    : java.util.HexFormat.of().formatHex(m.require("meta")) + "/" + bytes / wordBytes;
-            layoutOf.put(u, key);
-            if (key != null) {
-                votes.merge(key, 1, Integer::sum);
-            }
-        });
-        String majority = votes.entrySet().stream().filter(e -> 2L * e.getValue() > masked.size())
-                .map(Map.Entry::getKey).findFirst().orElse(null);
-        if (majority == null && !masked.isEmpty()) {
-            throw new SecAggException("round " + config.round() + ": the " + masked.size() + " masked inputs have "
-                    + votes.size() + " different layouts or lengths and no majority; every client must mask the same "
-                    + "tensors");
-        }
-        layoutOf.forEach((u, key) -> {
-            if (!majority.equals(key)) {
-                masked.remove(u);
-                dropped.put(u, Stage.MASKED_INPUT + ": its masked input has another layout or length than the "
-                        + votes.get(majority) + " of " + layoutOf.size() + " clients that agree; it is left out");
-            }
-        });
     }
 
     /** The clients whose shares v holds: itself and those that sent it shares. */
@@ -283,14 +266,26 @@ public final class SecAggServer {
         return Message.of(session, stage, Message.SERVER, to, payload);
     }
 
-    /** One stage's exchange; invalid replies count as drop-outs, with the reason. */
+    /** One stage's exchange, keeping the valid replies by client id. */
     private SortedMap<String, Message> collect(Stage stage, String session, SortedMap<String, Message> requests,
                                                SortedMap<String, String> dropped, List<String> required) {
-        Replies replies = channel.exchange(requests);
-        replies.failures().forEach((c, why) -> dropped.put(c, stage + ": " + why));
         SortedMap<String, Message> ok = new TreeMap<>();
-        replies.replies().forEach((c, m) -> {
+        collect(stage, session, requests, dropped, required, ok::put);
+        return ok;
+    }
+
+    /**
+     * One stage's exchange: each reply is checked as it arrives and handed to {@code accept} if valid (which may fold
+     * it and let it go); invalid replies count as drop-outs, with the reason.
+     */
+    private void collect(Stage stage, String session, SortedMap<String, Message> requests,
+                         SortedMap<String, String> dropped, List<String> required, BiConsumer<String, Message> accept) {
+        Set<String> answered = new HashSet<>();
+        Map<String, String> failures = channel.exchange(requests, (c, m) -> {
             observer.accept(m);
+            if (!answered.add(c)) {
+                return; // one reply per client: a channel that delivers another is ignored
+            }
             String problem = !requests.containsKey(c) ? "answered without being asked"
                     : !m.sender().equals(c) ? "its reply claims to be from " + m.sender()
                     : !m.receiver().equals(Message.SERVER) ? "its reply is addressed to " + m.receiver()
@@ -299,13 +294,13 @@ public final class SecAggServer {
                     : required.stream().filter(r -> !m.payload().containsKey(r)).findFirst()
                             .map(r -> "its reply lacks '" + r + "'").orElse(null);
             if (problem == null) {
-                ok.put(c, m);
+                accept.accept(c, m);
             } else {
                 dropped.put(c, stage + ": " + problem);
             }
         });
-        requests.keySet().stream().filter(c -> !ok.containsKey(c) && !dropped.containsKey(c))
+        failures.forEach((c, why) -> dropped.putIfAbsent(c, stage + ": " + why));
+        requests.keySet().stream().filter(c -> !answered.contains(c) && !dropped.containsKey(c))
                 .forEach(c -> dropped.put(c, stage + ": no reply"));
-        return ok;
     }
 }

@@ -13,6 +13,9 @@
  *   <li>Unmasking: survivors send their shares of b_v for the survivors and of s_v^SK for those who dropped after
  *       sharing; the server reconstructs both and removes the masks.</li>
  * </ol>
+ * The server keeps no masked input: each is checked and added into a running sum mod 2^bits as it arrives (one
+ * 8 · d-byte sum per (meta, length) layout claimed, the strict majority's kept), so its memory is O(d) for d words
+ * plus O(n · k) for keys and shares, not O(n · d).
  *
  * <p>Security (honest-but-curious server, static corruption): the server, together with fewer than t of any
  * client's k + 1 share holders, learns only the sum of the honest survivors' inputs, provided the honest survivors'

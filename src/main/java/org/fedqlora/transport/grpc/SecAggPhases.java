@@ -12,15 +12,14 @@ import org.fedqlora.tensor.DType;
 import org.fedqlora.tensor.HostTensor;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 
 /**
@@ -34,7 +33,9 @@ import java.util.function.Function;
  * <p>{@link Channel} is the server side: a {@link SecAggServer.Channel} over {@link GrpcTransport#exchange}. It
  * keys every reply by the client the transport authenticated (session token bound to the TLS certificate), so
  * {@link SecAggServer} rejects a reply whose {@code sender} names anyone else; a result that is not exactly one
- * well-formed message is rejected by the transport and becomes that client's failure of the stage.
+ * well-formed message is rejected by the transport and becomes that client's failure of the stage. Replies are
+ * handed to the server one by one as their uploads complete ({@link Channel#exchange(Map, BiConsumer)}), so the
+ * server folds each masked input and drops it instead of holding one per client.
  * {@link #handlers} is the client side: it decodes the request, lets the client's participant
  * ({@link org.fedqlora.fed.secagg.SecureClient#handle}) answer, and encodes the reply.
  */
@@ -93,8 +94,20 @@ public final class SecAggPhases {
 
         @Override
         public SecAggServer.Replies exchange(Map<String, Message> requests) {
+            SortedMap<String, Message> replies = new TreeMap<>();
+            Map<String, String> failures = exchange(requests, replies::put);
+            return new SecAggServer.Replies(replies, failures);
+        }
+
+        /**
+         * One transport phase; each reply is decoded and handed to {@code onReply} inside the transport's
+         * {@link GrpcTransport.Acceptor}, which runs under the phase's lock (one call at a time, all before the phase
+         * closes), and the transport keeps only an empty result, so no payload outlives its call.
+         */
+        @Override
+        public Map<String, String> exchange(Map<String, Message> requests, BiConsumer<String, Message> onReply) {
             if (requests.isEmpty()) {
-                return new SecAggServer.Replies(Map.of(), Map.of());
+                return Map.of();
             }
             Stage stage = requests.values().iterator().next().stage();
             for (Message m : requests.values()) {
@@ -109,20 +122,17 @@ public final class SecAggPhases {
             String phase = phase(stage);
             Map<String, GrpcTransport.Outgoing> out = new TreeMap<>();
             requests.forEach((id, m) -> out.put(id, new GrpcTransport.Outgoing(round, phase, Map.of(), tensors(m))));
-            Map<String, Message> decoded = new ConcurrentHashMap<>();
             PhaseResult<GrpcTransport.Incoming> r = transport.exchange(phase, out, (asked, answer) -> {
-                decoded.put(answer.clientId(), message(answer.tensors(), "client '" + answer.clientId() + "'"));
+                onReply.accept(answer.clientId(), message(answer.tensors(), "client '" + answer.clientId() + "'"));
                 return new GrpcTransport.Incoming(answer.clientId(), 0, Map.of(), Map.of());
             });
             down.addAndGet(r.bytesDown());
             up.addAndGet(r.bytesUp());
-            SortedMap<String, Message> replies = new TreeMap<>();
-            r.results().forEach(in -> replies.put(in.clientId(), decoded.get(in.clientId())));
-            Map<String, String> failures = new HashMap<>();
+            SortedMap<String, String> failures = new TreeMap<>();
             for (Failure f : r.failures()) {
                 failures.put(f.clientId(), f.reason());
             }
-            return new SecAggServer.Replies(replies, failures);
+            return failures;
         }
 
         /** The round of the last session set up (0 before the first). */
