@@ -69,7 +69,7 @@ public final class FixedPoint {
         }
         long[] out = new long[data.length / b];
         for (int i = 0; i < out.length; i++) {
-            out[i] = word(data, i, b, bits, what);
+            out[i] = word(data, i, bits, what);
         }
         return out;
     }
@@ -77,7 +77,7 @@ public final class FixedPoint {
     /**
      * sum[i] = (sum[i] + unpack(data)[i]) mod 2^bits without unpacking into a second array (the server's running sum
      * of masked inputs). data must hold exactly sum.length words; a word at or above 2^bits is the same error as in
-     * {@link #unpack}, and leaves sum with the words before it added.
+     * {@link #unpack}. Every word is checked before any is added, so on either error sum is left unchanged.
      */
     public static void addPacked(long[] sum, byte[] data, int bits, String what) {
         int b = wordBytes(bits);
@@ -85,18 +85,45 @@ public final class FixedPoint {
             throw new SecAggException(what + ": " + data.length + " bytes for " + sum.length + " words of " + b
                     + " bytes");
         }
+        int bad = firstWordNotBelow(data, bits);
+        if (bad >= 0) {
+            throw new SecAggException(what + ": word " + bad + " is not below 2^" + bits);
+        }
         long mask = (1L << bits) - 1;
         for (int i = 0; i < sum.length; i++) {
-            sum[i] = (sum[i] + word(data, i, b, bits, what)) & mask;
+            sum[i] = (sum[i] + rawWord(data, i, bits)) & mask;
         }
     }
 
-    /** Word i of packed data (b bytes per word, little-endian), checked to be below 2^bits. */
-    private static long word(byte[] data, int i, int b, int bits, String what) {
+    /**
+     * The index of the first word of packed data (whole words: ⌈bits/8⌉ bytes each) at or above 2^bits, or −1 if
+     * every word is below it. Only the top byte of each word is read: a word is too large iff that byte has a bit set
+     * at position bits − 8 · (⌈bits/8⌉ − 1) or higher (counting from 0), so when bits is a multiple of 8 none can be.
+     */
+    public static int firstWordNotBelow(byte[] data, int bits) {
+        int b = wordBytes(bits);
+        int topBits = bits - 8 * (b - 1); // bits of the word's value in its top byte, 1..8
+        for (int i = 0; i < data.length / b; i++) {
+            if ((data[i * b + b - 1] & 0xff) >>> topBits != 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Word i of packed data as sent (⌈bits/8⌉ little-endian bytes), not checked against 2^bits. */
+    public static long rawWord(byte[] data, int i, int bits) {
+        int b = wordBytes(bits);
         long w = 0;
         for (int k = 0; k < b; k++) {
             w |= (data[i * b + k] & 0xffL) << (8 * k);
         }
+        return w;
+    }
+
+    /** Word i of packed data, checked to be below 2^bits. */
+    private static long word(byte[] data, int i, int bits, String what) {
+        long w = rawWord(data, i, bits);
         if (w >= 1L << bits) {
             throw new SecAggException(what + ": word " + i + " is not below 2^" + bits);
         }

@@ -25,7 +25,10 @@ import java.util.function.Consumer;
  * </pre>
  * where U1 ⊇ U2 ⊇ U3 are the clients that answered SETUP, SHARE_KEYS and MASKED_INPUT. A client that does not
  * answer a stage, or answers something invalid (another session or stage, another sender, missing fields, a masked
- * input of another layout or length than the majority's), is dropped from then on. Before asking for any share the server checks that at least t clients sent masked inputs
+ * input of another layout or length than the majority's, a masked input whose byte count is not a whole number of
+ * words or that has a word at or above 2^bits), is dropped from then on, with the reason in {@link Result#dropped};
+ * an invalid masked input is rejected as it arrives and none of it enters the sum, so it costs the round only that
+ * client. Before asking for any share the server checks that at least t clients sent masked inputs
  * and that every secret it needs has at least t holders among them; otherwise the round fails with a
  * {@link SecAggException} and no share is requested, so nothing is revealed. Reconstructed mask keys are checked
  * against the public keys their owners advertised, and extra shares against the Shamir polynomial, so a tampered
@@ -183,7 +186,6 @@ public final class SecAggServer {
         List<String> responders = List.copyOf(unmasked.keySet());
 
         // reconstruct and remove the masks from Σ y_u
-        kept.requireSummable();
         long[] sum = kept.sum;
         int bits = config.bits();
         for (String u : survivors) {

@@ -24,7 +24,8 @@ import static org.fedqlora.fed.secagg.SecAggProtocolTest.dropAt;
 
 /**
  * The server folds each masked input into a running sum as it arrives and lets it go: it never holds more than the
- * one it is folding, a client claiming another layout is still left out, and the sum stays exact.
+ * one it is folding, a client claiming another layout or sending a word at or above 2^bits is still left out, and the
+ * sum stays exact.
  */
 class SecAggStreamingTest {
     /** Full collections before a masked input the server let go must have been cleared (one is enough in practice). */
@@ -92,6 +93,37 @@ class SecAggStreamingTest {
         };
     }
 
+    /**
+     * A participant that answers as {@code honest} but, in its masked input, sets the top four bits of the top byte of
+     * word {@code word}. For bits with at least 4 spare bits in ⌈bits/8⌉ bytes (36, 42, …) the word is then ≥ 2^bits:
+     * at 36 bits (5-byte words) it becomes its value + 0xf0 · 2^32.
+     */
+    static InProcessChannel.Participant withTopBitsSet(InProcessChannel.Participant honest, int word, int bits) {
+        return m -> {
+            Message reply = honest.handle(m);
+            if (m.stage() != Stage.MASKED_INPUT) {
+                return reply;
+            }
+            SortedMap<String, byte[]> payload = new TreeMap<>(reply.payload());
+            byte[] y = payload.get("masked").clone();
+            int b = FixedPoint.wordBytes(bits);
+            y[word * b + b - 1] |= (byte) 0xf0;
+            payload.put("masked", y);
+            return new Message(reply.session(), reply.stage(), reply.sender(), reply.receiver(), payload);
+        };
+    }
+
+    /** Σ inputs of {@code of} mod 2^bits, computed here. */
+    static long[] plainSum(Harness h, Set<String> of, int bits) {
+        long[] s = new long[LENGTH];
+        for (String id : of) {
+            for (int j = 0; j < LENGTH; j++) {
+                s[j] = (s[j] + h.inputs.get(id)[j]) % (1L << bits);
+            }
+        }
+        return s;
+    }
+
     static Set<String> except(List<String> ids, String... out) {
         Set<String> s = new TreeSet<>(ids);
         s.removeAll(Set.of(out));
@@ -144,6 +176,44 @@ class SecAggStreamingTest {
         assertThat(r.dropped().values()).allMatch(why -> why.equals("MASKED_INPUT: its masked input has another "
                 + "layout or length than the 5 of 8 clients that agree; it is left out"));
         assertThat(channel.mostHeld).as("a hostile vector is folded into its own sum, not kept").isZero();
+    }
+
+    @Test
+    void aMaskedInputWithAWordNotBelow2PowBitsIsDroppedOnArrivalAndTheOthersSumExactly() throws Exception {
+        Harness h = new Harness(8, 26);
+        int bits = 36; // 5-byte words with 4 spare bits: a word can be ≥ 2^36
+        byte[] seed = new byte[32];
+        h.random.nextBytes(seed);
+        SecAggConfig config = new SecAggConfig("round-1-test", 1, h.ids, 3, 4, bits, 1.0, 1, seed);
+        Map<String, InProcessChannel.Participant> p = new TreeMap<>(h.participants());
+        p.put("c04", withTopBitsSet(p.get("c04"), 100, bits));
+        long[] sent = new long[1];
+        Watching channel = new Watching(new InProcessChannel(p));
+
+        SecAggServer.Result r = new SecAggServer(channel, m -> {
+            if (m.stage() == Stage.MASKED_INPUT && m.sender().equals("c04")) {
+                sent[0] = readWord(m.require("masked"), 100, 5);
+            }
+        }).run(config);
+
+        Set<String> others = except(h.ids, "c04");
+        assertThat(sent[0]).isGreaterThanOrEqualTo(1L << bits);
+        assertThat(r.survivors()).containsExactlyElementsOf(others);
+        assertThat(r.sum()).containsExactly(plainSum(h, others, bits));
+        assertThat(r.meta()).containsExactly(7);
+        assertThat(r.dropped()).containsOnlyKeys("c04");
+        assertThat(r.dropped().get("c04")).isEqualTo("MASKED_INPUT: word 100 of its masked input is " + sent[0]
+                + ", not below 2^36 = 68719476736; it is left out");
+        assertThat(channel.mostHeld).isZero();
+    }
+
+    /** Word i of b-byte little-endian words, read here (not with FixedPoint). */
+    static long readWord(byte[] data, int i, int b) {
+        long w = 0;
+        for (int k = b - 1; k >= 0; k--) {
+            w = w << 8 | (data[i * b + k] & 0xff);
+        }
+        return w;
     }
 
     @Test
@@ -203,5 +273,24 @@ class SecAggStreamingTest {
         assertThatThrownBy(() -> FixedPoint.addPacked(new long[] {0}, tooLarge, 17, "z"))
                 .hasMessage("z: word 0 is not below 2^17");
         assertThatThrownBy(() -> FixedPoint.unpack(tooLarge, 17, "z")).hasMessage("z: word 0 is not below 2^17");
+    }
+
+    @Test
+    void addPackedChecksEveryWordBeforeAddingAny() {
+        long[] sum = {1, 2, 3};
+        // 36 bits, 5-byte words: 2^36 − 1, 5, 2^36
+        byte[] data = {-1, -1, -1, -1, 0x0f, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+
+        assertThatThrownBy(() -> FixedPoint.addPacked(sum, data, 36, "z")).hasMessage("z: word 2 is not below 2^36");
+
+        assertThat(sum).as("nothing added").containsExactly(1, 2, 3);
+        assertThat(FixedPoint.firstWordNotBelow(data, 36)).isEqualTo(2);
+        assertThat(FixedPoint.firstWordNotBelow(Arrays.copyOf(data, 10), 36)).isEqualTo(-1);
+        assertThat(FixedPoint.rawWord(data, 2, 36)).isEqualTo(1L << 36);
+        byte[] allOnes = new byte[12];
+        Arrays.fill(allOnes, (byte) -1);
+        assertThat(FixedPoint.firstWordNotBelow(allOnes, 32)).as("no spare bits at 32").isEqualTo(-1);
+        assertThat(FixedPoint.firstWordNotBelow(allOnes, 48)).as("no spare bits at 48").isEqualTo(-1);
+        assertThat(FixedPoint.firstWordNotBelow(allOnes, 17)).isZero();
     }
 }

@@ -38,6 +38,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
 import java.util.function.UnaryOperator;
 import java.util.random.RandomGenerator;
 
@@ -188,6 +189,32 @@ class SecureAggregationTest {
         }
         assertThat(f.inner.failures).extracting(Failure::clientId).containsExactly("c1", "c4");
         assertThat(f.inner.results).extracting(FitRes::clientId).containsExactly("c0", "c2", "c3", "c5");
+    }
+
+    @Test
+    void aMaskedInputWithAWordNotBelow2PowBitsBecomesAFailureAndTheOthersAverageExactly() throws Exception {
+        Map<String, Client> clients = shiftClients(5);
+        SecAggSettings settings = new SecAggSettings(3, 0, 42, 1.0, 1000); // 6-byte words, 6 spare bits
+        Fixture f = new Fixture(clients, settings, global(), InProcessChannel.Faults.NONE, 6,
+                (id, p) -> id.equals("c2") ? SecAggStreamingTest.withTopBitsSet(p, 3, 42) : p);
+
+        FitAggregate agg = f.round(1);
+
+        List<FitRes> others = new ArrayList<>();
+        for (String id : List.of("c0", "c1", "c3", "c4")) {
+            others.add(clients.get(id).fit(new FitIns(1, global(), Map.of())));
+        }
+        float[] expected = Aggregation.weightedMean(others).get("w").toFloats();
+        float[] got = agg.parameters().orElseThrow().get("w").toFloats();
+        double step = settings.config("s", 1, List.copyOf(clients.keySet()), new byte[32]).step();
+        for (int j = 0; j < got.length; j++) {
+            assertThat((double) Math.abs(got[j] - expected[j])).isLessThanOrEqualTo(bound(step, expected[j]) * 2);
+        }
+        assertThat(f.inner.results).extracting(FitRes::clientId).containsExactly("c0", "c1", "c3", "c4");
+        assertThat(f.inner.failures).extracting(Failure::clientId).containsExactly("c2");
+        assertThat(f.inner.failures.get(0).reason())
+                .startsWith("secure aggregation MASKED_INPUT: word 3 of its masked input is ")
+                .endsWith(", not below 2^42 = 4398046511104; it is left out");
     }
 
     @Test
@@ -418,11 +445,20 @@ class SecureAggregationTest {
 
         Fixture(Map<String, Client> clients, SecAggSettings settings, Map<String, HostTensor> global,
                 InProcessChannel.Faults faults, long seed) throws Exception {
+            this(clients, settings, global, faults, seed, (id, p) -> p);
+        }
+
+        /** wrap: what the channel reaches instead of each secure client (a test's hostile variant, or itself). */
+        Fixture(Map<String, Client> clients, SecAggSettings settings, Map<String, HostTensor> global,
+                InProcessChannel.Faults faults, long seed,
+                BiFunction<String, InProcessChannel.Participant, InProcessChannel.Participant> wrap) throws Exception {
             SecureRandom random = PrimitivesTest.seeded(seed);
             clients.forEach((id, c) -> secure.put(id, new SecureClient(id, c, random)));
             this.global = global;
             inner = new Recording(global);
-            strategy = new SecureAggregationStrategy(inner, new InProcessChannel(secure, faults,
+            Map<String, InProcessChannel.Participant> reached = new TreeMap<>();
+            secure.forEach((id, c) -> reached.put(id, wrap.apply(id, c)));
+            strategy = new SecureAggregationStrategy(inner, new InProcessChannel(reached, faults,
                     UnaryOperator.identity()), settings, random, view::add);
         }
 
