@@ -29,7 +29,7 @@ import java.util.stream.Collectors;
  * (file, preset or --set), the key and what was expected. Every run the config expands to is validated too.
  */
 public final class ConfigLoader {
-    private static final List<String> PRESETS = List.of("demo", "paper", "privacy", "llm-demo");
+    private static final List<String> PRESETS = List.of("demo", "paper", "privacy", "privacy-scale", "llm-demo");
 
     private ConfigLoader() {
     }
