@@ -225,7 +225,7 @@ class ConfigLoaderTest {
 
     @Test
     void everyListedPresetLoads() {
-        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "privacy", "llm-demo");
+        assertThat(ConfigLoader.presets()).containsExactly("demo", "paper", "privacy", "privacy-scale", "llm-demo");
         for (String name : ConfigLoader.presets()) {
             assertThat(ConfigLoader.loadPreset(name, List.of())).isNotNull();
         }
