@@ -177,16 +177,7 @@ class SecureAggregationTest {
 
         FitAggregate agg = f.round(1);
 
-        List<FitRes> others = new ArrayList<>();
-        for (String id : List.of("c0", "c2", "c3", "c5")) {
-            others.add(clients.get(id).fit(new FitIns(1, global(), Map.of())));
-        }
-        float[] expected = Aggregation.weightedMean(others).get("w").toFloats();
-        float[] got = agg.parameters().orElseThrow().get("w").toFloats();
-        double step = settings.config("s", 1, List.copyOf(clients.keySet()), new byte[32]).step();
-        for (int j = 0; j < got.length; j++) {
-            assertThat((double) Math.abs(got[j] - expected[j])).isLessThanOrEqualTo(bound(step, expected[j]) * 2);
-        }
+        assertAveragesExactly(clients, settings, agg, List.of("c0", "c2", "c3", "c5"));
         assertThat(f.inner.failures).extracting(Failure::clientId).containsExactly("c1", "c4");
         assertThat(f.inner.results).extracting(FitRes::clientId).containsExactly("c0", "c2", "c3", "c5");
     }
@@ -200,16 +191,7 @@ class SecureAggregationTest {
 
         FitAggregate agg = f.round(1);
 
-        List<FitRes> others = new ArrayList<>();
-        for (String id : List.of("c0", "c1", "c3", "c4")) {
-            others.add(clients.get(id).fit(new FitIns(1, global(), Map.of())));
-        }
-        float[] expected = Aggregation.weightedMean(others).get("w").toFloats();
-        float[] got = agg.parameters().orElseThrow().get("w").toFloats();
-        double step = settings.config("s", 1, List.copyOf(clients.keySet()), new byte[32]).step();
-        for (int j = 0; j < got.length; j++) {
-            assertThat((double) Math.abs(got[j] - expected[j])).isLessThanOrEqualTo(bound(step, expected[j]) * 2);
-        }
+        assertAveragesExactly(clients, settings, agg, List.of("c0", "c1", "c3", "c4"));
         assertThat(f.inner.results).extracting(FitRes::clientId).containsExactly("c0", "c1", "c3", "c4");
         assertThat(f.inner.failures).extracting(Failure::clientId).containsExactly("c2");
         assertThat(f.inner.failures.get(0).reason())
@@ -349,6 +331,21 @@ class SecureAggregationTest {
         }
         for (String k : List.of("dp_clip", "dp_unclipped_estimate", "dp_epsilon", "dp_noise_stddev")) {
             assertThat(b.metrics().get(k)).as(k).isNotNull().isEqualTo(a.metrics().get(k));
+        }
+    }
+
+    /** The round's average equals the plain weighted mean of {@code survivors}' fits within the fixed-point bound. */
+    static void assertAveragesExactly(Map<String, Client> clients, SecAggSettings settings, FitAggregate agg,
+                                      List<String> survivors) throws Exception {
+        List<FitRes> others = new ArrayList<>();
+        for (String id : survivors) {
+            others.add(clients.get(id).fit(new FitIns(1, global(), Map.of())));
+        }
+        float[] expected = Aggregation.weightedMean(others).get("w").toFloats();
+        float[] got = agg.parameters().orElseThrow().get("w").toFloats();
+        double step = settings.config("s", 1, List.copyOf(clients.keySet()), new byte[32]).step();
+        for (int j = 0; j < got.length; j++) {
+            assertThat((double) Math.abs(got[j] - expected[j])).isLessThanOrEqualTo(bound(step, expected[j]) * 2);
         }
     }
 
