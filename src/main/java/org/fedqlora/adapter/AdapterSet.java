@@ -10,9 +10,15 @@ import org.fedqlora.tensor.HostTensor;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * The adapters attached to one model: LoRA on the target layers, optionally a QA adapter per quantized layer.
@@ -112,9 +118,9 @@ public final class AdapterSet implements AutoCloseable {
      *
      * @return whether any layer folded
      */
-    public boolean fold(java.util.function.Predicate<LinearAdapter> which) {
+    public boolean fold(Predicate<LinearAdapter> which) {
         boolean any = false;
-        java.util.Set<LinearAdapter> mine = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Set<LinearAdapter> mine = Collections.newSetFromMap(new IdentityHashMap<>());
         mine.addAll(qas.values());
         mine.addAll(loras.values());
         for (Linear l : adapted()) {
@@ -123,11 +129,14 @@ public final class AdapterSet implements AutoCloseable {
         return any;
     }
 
-    /** Folds the adapters none of whose arrays is in {@code trainable} (compared by identity). */
-    public boolean foldFrozen(java.util.Collection<NDArray> trainable) {
-        java.util.Set<NDArray> t = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /**
+     * For a training run: folds the adapters none of whose arrays is in {@code trainable} (compared by identity),
+     * except those with dropout, whose output must stay random in training.
+     */
+    public boolean foldFrozen(Collection<NDArray> trainable) {
+        Set<NDArray> t = Collections.newSetFromMap(new IdentityHashMap<>());
         t.addAll(trainable);
-        return fold(a -> a.arrays().stream().noneMatch(t::contains));
+        return fold(a -> !a.stochasticInTraining() && a.arrays().stream().noneMatch(t::contains));
     }
 
     /** Undoes {@link #fold} on every layer this set adapts. */
@@ -141,7 +150,7 @@ public final class AdapterSet implements AutoCloseable {
     }
 
     private List<Linear> adapted() {
-        java.util.Set<String> names = new java.util.LinkedHashSet<>(qas.keySet());
+        Set<String> names = new LinkedHashSet<>(qas.keySet());
         names.addAll(loras.keySet());
         return names.stream().map(layers::get).toList();
     }

@@ -83,6 +83,11 @@ public final class LoraAdapter implements LinearAdapter {
         return List.of(aT, bT);
     }
 
+    @Override
+    public boolean stochasticInTraining() {
+        return dropout > 0;
+    }
+
     public String module() {
         return module;
     }

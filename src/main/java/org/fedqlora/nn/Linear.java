@@ -2,10 +2,12 @@ package org.fedqlora.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * The one linear layer of every model: {@code y = x·Wᵀ + b + Σ adapters(x)}, with W a frozen
@@ -49,11 +51,12 @@ public final class Linear {
      * adapters that do not change until {@link #unfold}: during evaluation, or a frozen QA adapter while LoRA
      * trains. Outputs equal the unfolded ones up to float32 rounding (at {@link Compute#BF16}, up to the bf16
      * rounding of the folded weight instead of the base's). A base kept packed is not folded (the fp32 copy would
-     * undo its memory saving), nor is dropout folded: adapters with dropout in training stay separate.
+     * undo its memory saving). The caller chooses which adapters: a training run leaves out those with dropout
+     * ({@link LinearAdapter#stochasticInTraining}).
      *
      * @return whether anything was folded
      */
-    public boolean fold(java.util.function.Predicate<LinearAdapter> which, NDManager owner) {
+    public boolean fold(Predicate<LinearAdapter> which, NDManager owner) {
         unfold();
         if (!base.denseResident()) {
             return false;
@@ -62,8 +65,8 @@ public final class Linear {
         if (chosen.isEmpty()) {
             return false;
         }
-        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
-        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        boolean grad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
         try (NDManager tmp = owner.newSubManager()) {
             NDArray w = base.weight(tmp).duplicate();                 // lands in the weight's own manager: move it
             w.attach(tmp);
@@ -75,7 +78,7 @@ public final class Linear {
             foldedAdapters.addAll(chosen);
             return true;
         } finally {
-            ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
+            JniUtils.setGradMode(grad);
         }
     }
 

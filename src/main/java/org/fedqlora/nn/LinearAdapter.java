@@ -1,6 +1,9 @@
 package org.fedqlora.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+import java.util.List;
 
 /**
  * A term added to a {@link Linear}'s output: {@code y += delta(x)} where delta is linear in x
@@ -17,8 +20,13 @@ public interface LinearAdapter {
      * The adapter as a dense (out, in) weight ΔW with {@code delta(x) = x·ΔWᵀ} (without dropout), in {@code m}:
      * what {@link Linear#fold} adds to the base weight.
      */
-    NDArray weightDelta(ai.djl.ndarray.NDManager m);
+    NDArray weightDelta(NDManager m);
 
     /** The arrays the adapter is computed from (to tell whether a training step updates it). */
-    java.util.List<NDArray> arrays();
+    List<NDArray> arrays();
+
+    /** Whether {@link #delta} is random in training (dropout): such an adapter is folded only for evaluation. */
+    default boolean stochasticInTraining() {
+        return false;
+    }
 }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import org.fedqlora.engine.Engines;
+import org.fedqlora.engine.HostArrays;
 import org.fedqlora.nn.Compute;
 import org.fedqlora.nn.DenseWeight;
 import org.fedqlora.nn.Linear;
@@ -116,6 +117,31 @@ class LinearFoldTest {
             p.addAdapter(qa(root));
             assertThat(p.fold(a -> true, root)).as("a packed base keeps its true size: not folded").isFalse();
             assertThat(p.isFolded()).isFalse();
+        }
+    }
+
+    @Test
+    void trainingNeverFoldsAnAdapterWithDropout() {
+        Engines.get();
+        try (NDManager root = Engines.newManager()) {
+            Linear l = new Linear("layer", "query", new DenseWeight(root, random(OUT * IN, 1), OUT, IN, "fp32"), null);
+            AdapterSet set = AdapterSet.create(root, List.of(l), new LoraConfig(8, 16, 0.5f, List.of("query")), 7);
+            set.putQa("layer", random(OUT * 4, 3), random(4 * IN, 4), 4);
+            LoraAdapter lora = set.loras().get("layer");
+            HostArrays.write(lora.bT(), random(8 * OUT, 6));              // B ≠ 0, so dropout shows in the output
+            set.attach();
+            NDArray x = root.randomNormal(new Shape(2, IN));
+
+            assertThat(set.foldFrozen(List.of())).as("nothing trains: the QA adapter folds").isTrue();
+            float[] a = l.forward(root, x, true).toFloatArray();
+            float[] b = l.forward(root, x, true).toFloatArray();
+            assertThat(a).as("the LoRA with dropout stayed separate: two training passes differ").isNotEqualTo(b);
+            set.unfold();
+
+            assertThat(set.fold(x1 -> true)).isTrue();                   // evaluation folds everything
+            assertThat(l.forward(root, x, true).toFloatArray()).as("folded: dropout gone")
+                    .isEqualTo(l.forward(root, x, true).toFloatArray());
+            set.close();
         }
     }
 

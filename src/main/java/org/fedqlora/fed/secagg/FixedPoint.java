@@ -89,6 +89,11 @@ public final class FixedPoint {
         if (bad >= 0) {
             throw new SecAggException(what + ": word " + bad + " is not below 2^" + bits);
         }
+        addWords(sum, data, bits);
+    }
+
+    /** The add of {@link #addPacked} for data already checked (whole words, each below 2^bits). */
+    static void addWords(long[] sum, byte[] data, int bits) {
         long mask = (1L << bits) - 1;
         for (int i = 0; i < sum.length; i++) {
             sum[i] = (sum[i] + rawWord(data, i, bits)) & mask;

@@ -71,7 +71,7 @@ final class MaskedSums {
         int length = y.length / wordBytes;
         Group g = groups.computeIfAbsent(HexFormat.of().formatHex(meta) + "/" + length, k -> new Group(meta, length));
         g.members.add(client);
-        FixedPoint.addPacked(g.sum, y, bits, "masked input of " + client); // cannot fail: length and words checked
+        FixedPoint.addWords(g.sum, y, bits);                           // length and every word checked above
     }
 
     /**
