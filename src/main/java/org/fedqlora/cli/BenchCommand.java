@@ -80,7 +80,7 @@ public final class BenchCommand implements Runnable {
         @Range(min = 1, max = 1e9, zero = "off") @Option(names = "--rss-every", defaultValue = "0", description = "Sample RSS every N steps (0 = off).") int rssEvery;
         @Option(names = "--compute", defaultValue = "auto",
                 description = "Precision of the frozen products: fp32, bf16 or auto (bf16 where the CPU has "
-                        + "avx512_bf16 or AMX; default: ${DEFAULT-VALUE}).")
+                        + "AMX, or avx512_bf16 on AMD; default: ${DEFAULT-VALUE}).")
         String compute;
         @Option(names = "--json", description = "Print JSON only.") boolean json;
         @Option(names = "--profile", paramLabel = "FILE",

@@ -63,7 +63,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Range(min = 1, max = 65_536) @Option(names = "--batch", defaultValue = "64") int batch;
     @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
             description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
-                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+                    + "weights, fp32, or auto = bf16 where the CPU has AMX, or avx512_bf16 on AMD (default: ${DEFAULT-VALUE}).")
     String compute;
     @Option(names = "--predictions", paramLabel = "FILE.jsonl") Path predictions;
     @Option(names = "--overwrite", description = "Replace --predictions (or --generate) if it exists.") boolean overwrite;

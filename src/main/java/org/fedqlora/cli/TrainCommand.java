@@ -93,7 +93,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Range(min = Long.MIN_VALUE, max = Long.MAX_VALUE) @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--compute", defaultValue = "auto", paramLabel = "fp32|bf16|auto",
             description = "Precision of the frozen products (base linear layers, attention): bf16 with fp32 master "
-                    + "weights, fp32, or auto = bf16 where the CPU has avx512_bf16 or AMX (default: ${DEFAULT-VALUE}).")
+                    + "weights, fp32, or auto = bf16 where the CPU has AMX, or avx512_bf16 on AMD (default: ${DEFAULT-VALUE}).")
     String compute;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--overwrite", description = "Write into a non-empty --out.") boolean overwrite;

@@ -45,7 +45,7 @@ public record SimConfig(
         Privacy privacy,                  // client-level differential privacy (DP-FedAvg); mode none = off
         Transport transport,              // the network transport of `fedqlora server` / `client` (unused by simulate)
         Secagg secagg,                    // secure aggregation of the shared updates (SecAgg+)
-        String compute,                   // precision of the frozen products: auto (bf16 where the CPU has avx512_bf16 or AMX), bf16, fp32
+        String compute,                   // precision of the frozen products: auto (bf16 with AMX, or avx512_bf16 on AMD), bf16, fp32
         long seed,                        // seed of everything random in one run (partition, sampling, init, dropout)
         List<Long> seeds,                 // if non-empty, every run is repeated once per seed (seed is then unused)
         Map<String, List<Object>> sweep,  // dotted key → values (typed as its field): every combination is run
