@@ -47,7 +47,7 @@ public enum Compute {
      * or it has avx512_bf16 and its "vendor_id" is AuthenticAMD (Intel without AMX runs our bf16 step at half the
      * fp32 speed).
      */
-    static boolean hasNativeBf16(String cpuinfo) {
+    static boolean prefersBf16(String cpuinfo) {
         String vendor = "";
         for (String line : cpuinfo.split("\n")) {
             if (line.startsWith("vendor_id") && line.contains(":")) {
@@ -66,7 +66,7 @@ public enum Compute {
 
         private static Compute detect() {
             try {
-                return hasNativeBf16(Files.readString(Path.of("/proc/cpuinfo"))) ? BF16 : FP32;
+                return prefersBf16(Files.readString(Path.of("/proc/cpuinfo"))) ? BF16 : FP32;
             } catch (IOException | RuntimeException e) {
                 return FP32;   // no /proc (not Linux): the safe choice
             }

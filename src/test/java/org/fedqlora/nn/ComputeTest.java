@@ -16,24 +16,24 @@ class ComputeTest {
 
     @Test
     void amdWithAvx512Bf16ChoosesBf16() {
-        assertTrue(Compute.hasNativeBf16(cpu("AuthenticAMD", "fpu sse2 avx512f avx512_bf16 avx512_vnni")));
+        assertTrue(Compute.prefersBf16(cpu("AuthenticAMD", "fpu sse2 avx512f avx512_bf16 avx512_vnni")));
     }
 
     @Test
     void intelWithAvx512Bf16ButNoAmxChoosesFp32() {
-        assertFalse(Compute.hasNativeBf16(cpu("GenuineIntel", "fpu sse2 avx512f avx512_bf16 avx_vnni")));
+        assertFalse(Compute.prefersBf16(cpu("GenuineIntel", "fpu sse2 avx512f avx512_bf16 avx_vnni")));
     }
 
     @Test
     void amxChoosesBf16OnAnyVendor() {
-        assertTrue(Compute.hasNativeBf16(cpu("GenuineIntel", "fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8")));
+        assertTrue(Compute.prefersBf16(cpu("GenuineIntel", "fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8")));
     }
 
     @Test
     void noNativeBf16OrNoFlagsChoosesFp32() {
-        assertFalse(Compute.hasNativeBf16(cpu("AuthenticAMD", "fpu sse2 avx2 avx512f")));
-        assertFalse(Compute.hasNativeBf16(""));
-        assertFalse(Compute.hasNativeBf16("vendor_id\t: AuthenticAMD\n"));
+        assertFalse(Compute.prefersBf16(cpu("AuthenticAMD", "fpu sse2 avx2 avx512f")));
+        assertFalse(Compute.prefersBf16(""));
+        assertFalse(Compute.prefersBf16("vendor_id\t: AuthenticAMD\n"));
     }
 
     @Test
