@@ -82,6 +82,16 @@ public final class Linear {
         }
     }
 
+    /** Whether every adapter is folded in (or there is none): the layer is the one frozen product W·x + b. */
+    public boolean plain() {
+        return foldedAdapters.size() == adapters.size();
+    }
+
+    /** The dense float32 W this layer multiplies by (the folded weight, else a dense-resident base), or null. */
+    NDArray denseWeight(NDManager step) {
+        return folded != null ? folded : base.denseResident() ? base.weight(step) : null;
+    }
+
     /** Undoes {@link #fold}: back to the base product plus each adapter's own. */
     public void unfold() {
         if (folded != null) {

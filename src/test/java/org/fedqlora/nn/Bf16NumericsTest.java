@@ -107,6 +107,57 @@ class Bf16NumericsTest {
         }
     }
 
+    @Test
+    void fusedFeedForwardMatchesTheUnfusedBf16Route() {
+        // The fused block keeps h = gelu(x·W1ᵀ + b1) in bf16 where the unfused route keeps it as the float32 widening
+        // of the same bf16 product, applies GELU in float32 and rounds h to bf16 before its second product. The two
+        // can differ by at most one bf16 rounding of h (u·|h| per element) and of y (u·|y|), so per output element
+        // |Δy| ≤ u·Σ_f |h_f|·|W2_f| + u·|y| ≤ 2u·Σ_f |h_f|·|W2_f| + u·|b2| (to first order). Backward likewise: the
+        // gradient g = gelu'(z)⊙(dy·W2) is rounded to bf16 once on both routes, so |Δdx| ≤ 2u·Σ_f |g_f|·|W1_f|.
+        try (NDManager m = Engines.newManager()) {
+            Engine.getInstance().setRandomSeed(14);
+            int rows = 64, c = 96, f = 384;
+            NDArray w1 = m.randomNormal(new Shape(f, c)).mul(0.1f);
+            NDArray b1 = m.randomNormal(new Shape(f)).mul(0.1f);
+            NDArray w2 = m.randomNormal(new Shape(c, f)).mul(0.1f);
+            NDArray b2 = m.randomNormal(new Shape(c)).mul(0.1f);
+            NDArray x = m.randomNormal(new Shape(rows, c));
+            NDArray dy = m.randomNormal(new Shape(rows, c));
+
+            NDArray[] fused = ffnAndGradient(x, dy, xx -> Bf16.ffn(xx, w1, b1, w2, b2));
+            NDArray[] unfused = ffnAndGradient(x, dy, xx -> Gemm.linear(Compute.BF16,
+                    ai.djl.nn.Activation.gelu(Gemm.linear(Compute.BF16, xx, w1, b1)), w2, b2));
+
+            NDArray z = x.matMul(w1.transpose()).add(b1);
+            NDArray h = ai.djl.nn.Activation.gelu(z);
+            NDArray yScale = h.abs().matMul(w2.abs().transpose()).mul(2).add(b2.abs());
+            // gelu'(z) = Φ(z) + z·φ(z), with Φ from GELU itself: gelu(z) = z·Φ(z)
+            NDArray phi = z.square().mul(-0.5f).exp().div((float) Math.sqrt(2 * Math.PI));
+            NDArray geluPrime = h.div(z.add(1e-30f)).add(z.mul(phi));
+            NDArray g = dy.matMul(w2).mul(geluPrime);
+            NDArray dxScale = g.abs().matMul(w1.abs()).mul(2);
+
+            double yWorst = worstRatio(fused[0], unfused[0], yScale);
+            double dxWorst = worstRatio(fused[1], unfused[1], dxScale);
+            System.out.printf("fused bf16 FFN vs unfused: max |Δy| / scale = %.2e, dx %.2e (bound %.2e)%n",
+                    yWorst, dxWorst, 1.01 * U_BF16);
+            assertThat(yWorst).as("forward").isLessThanOrEqualTo(1.01 * U_BF16);
+            assertThat(dxWorst).as("input gradient").isLessThanOrEqualTo(1.01 * U_BF16);
+        }
+    }
+
+    /** f(x) and the gradient of Σ f(x)·dy with respect to x. */
+    private static NDArray[] ffnAndGradient(NDArray x0, NDArray dy, java.util.function.UnaryOperator<NDArray> f) {
+        NDArray x = x0.duplicate();
+        x.setRequiresGradient(true);
+        NDArray y;
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            y = f.apply(x);
+            gc.backward(y.mul(dy).sum());
+        }
+        return new NDArray[] {y, x.getGradient()};
+    }
+
     /** max over elements of |a − ref| / scale. */
     private static double worstRatio(NDArray a, NDArray ref, NDArray scale) {
         return a.sub(ref).abs().div(scale.add(1e-30f)).max().getFloat();

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import org.fedqlora.engine.GraphConstants;
 import org.fedqlora.engine.HostArrays;
 import org.fedqlora.model.Backbone;
@@ -14,6 +13,7 @@ import org.fedqlora.model.Pooling;
 import org.fedqlora.nn.Attention;
 import org.fedqlora.nn.BaseWeightFactory;
 import org.fedqlora.nn.Compute;
+import org.fedqlora.nn.FeedForward;
 import org.fedqlora.nn.LayerNorm;
 import org.fedqlora.nn.Linear;
 import org.fedqlora.tensor.TensorSource;
@@ -180,8 +180,8 @@ public final class BertEncoder implements Backbone {
     private NDArray block(NDManager step, Block b, NDArray x, NDArray maskBias, boolean training) {
         NDArray a = attention(step, b, x, maskBias, training);           // (B, T, C)
         x = b.attnNorm().apply(x.add(a));
-        NDArray h = Activation.gelu(b.inter().forward(step, x, training)); // (B, T, F), exact erf GELU
-        return b.outNorm().apply(x.add(b.out().forward(step, h, training)));
+        NDArray f = FeedForward.gelu(step, b.inter(), b.out(), x, training); // W2·gelu(W1 x), exact erf GELU
+        return b.outNorm().apply(x.add(f));
     }
 
     private NDArray attention(NDManager step, Block b, NDArray x, NDArray maskBias, boolean training) {
