@@ -45,6 +45,18 @@ public final class Linear {
         return y;
     }
 
+    /** The sum of the unfolded adapters' outputs for x (..., in) → (..., out), or null when there is none. */
+    public NDArray adapterDelta(NDArray x, boolean training) {
+        NDArray d = null;
+        for (LinearAdapter a : adapters) {
+            if (!foldedAdapters.contains(a)) {
+                NDArray da = a.delta(x, training);
+                d = d == null ? da : d.add(da);
+            }
+        }
+        return d;
+    }
+
     /**
      * Folds the adapters {@code which} accepts into one dense weight W + Σ ΔW that {@link #forward} then uses in
      * place of the base product and those adapters' own products (one product instead of 1 + 2·k). Only for

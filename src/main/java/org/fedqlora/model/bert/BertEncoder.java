@@ -11,6 +11,7 @@ import org.fedqlora.model.Backbone;
 import org.fedqlora.model.ModelException;
 import org.fedqlora.model.Pooling;
 import org.fedqlora.nn.Attention;
+import org.fedqlora.nn.AttentionBlock;
 import org.fedqlora.nn.BaseWeightFactory;
 import org.fedqlora.nn.Compute;
 import org.fedqlora.nn.FeedForward;
@@ -189,6 +190,11 @@ public final class BertEncoder implements Backbone {
         long B = s.get(0), T = s.get(1);
         int H = config.heads(), D = config.headDim();
         NDArray scale = GraphConstants.scalar(step, 1f / (float) Math.sqrt(D));   // not mul(float): see GraphConstants
+        NDArray fused = AttentionBlock.bf16(step, b.query(), b.key(), b.value(), b.attnOut(), x, scale, maskBias, H,
+                training);
+        if (fused != null) {
+            return fused;
+        }
         NDArray q = heads(b.query().forward(step, x, training).mul(scale), B, T, H, D);
         NDArray k = heads(b.key().forward(step, x, training), B, T, H, D);
         NDArray v = heads(b.value().forward(step, x, training), B, T, H, D);  // (B, H, T, D)
