@@ -103,8 +103,11 @@ public final class AttentionBlock {
         // casts differ in flags that change nothing on CPU (copy, non_blocking), or the graph executor would merge them
         s.append("    q = torch.linear(torch.to(x, BF16), torch.to(wq, BF16), torch.to(bq, BF16))\n");
         // q is scaled in float32 on the unfused route (the scale multiplies the widened product plus adapter)
+        // (a bf16 tensor times a 0-d float32 tensor stays bf16, computed in float32 and rounded once, as the unfused
+        // widen-multiply-round does. The adds widen explicitly: the graph executor's own backward of a mixed-dtype
+        // add, used once a method has run a few times, hands a float32 gradient to the bf16 product and fails)
         s.append(dq ? "    q = torch.to(torch.mul(torch.add(torch.to(q, FP32), dq), scale), BF16)\n"
-                : "    q = torch.to(torch.mul(torch.to(q, FP32), scale), BF16)\n");
+                : "    q = torch.mul(q, scale)\n");
         s.append("    k = torch.linear(torch.to(x, BF16, False, True), torch.to(wk, BF16), torch.to(bk, BF16))\n");
         if (dk) {
             s.append("    k = torch.to(torch.add(torch.to(k, FP32), dk), BF16)\n");

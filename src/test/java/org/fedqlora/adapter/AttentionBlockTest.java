@@ -35,6 +35,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class AttentionBlockTest {
     private static final int B = 2, T = 12, C = 48, H = 4;
     private static final double U = 1.0 / 256;
+    /** Runs before the compared one: the optimized graph is in use by the third call (measured). */
+    private static final int WARM_RUNS = 3;
 
     @ParameterizedTest(name = "LoRA on q,v: {0}, on k: {1}, padding mask: {2}")
     @CsvSource({"true, false, false", "true, false, true", "false, false, false", "true, true, true"})
@@ -62,11 +64,17 @@ class AttentionBlockTest {
                 bias.set(new NDIndex("1, :, :, 9:"), -1e9f);
             }
             NDArray finalBias = bias;
-            Result fused = run(m, x0, dy, loras, (x, s) -> {
+            Block fusedBlock = (x, s) -> {
                 NDArray y = AttentionBlock.bf16(m, q, k, v, o, x, s, finalBias, H, true);
                 assertThat(y).as("the fused call applies").isNotNull();
                 return y;
-            });
+            };
+            // TorchScript's profiling executor runs a method as written the first times, then optimizes it and
+            // differentiates the optimized graph with its own backward formulas: compare after that has happened
+            for (int warm = 0; warm < WARM_RUNS; warm++) {
+                run(m, x0, dy, loras, fusedBlock);
+            }
+            Result fused = run(m, x0, dy, loras, fusedBlock);
             Result unfused = run(m, x0, dy, loras, (x, s) -> {
                 NDArray qq = heads(q.forward(m, x, true).mul(s));
                 NDArray kk = heads(k.forward(m, x, true));
