@@ -59,7 +59,8 @@ public final class LoraAdapter implements LinearAdapter {
         NDArray h = training && dropout > 0
                 ? x.getNDArrayInternal().dropout(x, dropout, true).get(0) : x;
         NDArray s = GraphConstants.scalar(x.getManager(), scaling);        // not mul(float): see GraphConstants
-        return h.matMul(trainable(aT, x.getManager())).mul(s).matMul(bT);    // (..., in)(in, r)(r, out); s scales the narrow (..., r)
+        // (..., in)(in, r)(r, out); s scales the narrow (..., r)
+        return h.matMul(trainable(aT, x.getManager())).mul(s).matMul(bT);
     }
 
     /**

@@ -15,16 +15,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>It applies when the output projection and every unfolded adapter are such that the call can take them as
  * inputs: adapters on q, k and v see the layer input x, so their float32 sum is computed outside (by the adapters
  * themselves, with their gradients) and passed in; the output projection must be plain (no unfolded adapter), and
- * all four weights dense (resident or folded) with biases. Otherwise {@link #bf16} returns null and the caller runs
- * the layers one by one.
+ * all four layers need biases (a packed weight is dequantized into the step first). Otherwise {@link #bf16} returns
+ * null and the caller runs the layers one by one.
  *
  * <p>The rounding is that of the unfused route, operation for operation: each product's output is rounded to
  * bfloat16; q, k, v with an adapter are widened to float32, the adapter's float32 output added (and q scaled) in
  * float32, then rounded to bfloat16 as the attention call rounds them; without an adapter the bf16 product goes on
  * as it is (widening and rounding back is the identity); the context enters the output projection in bfloat16,
  * where the unfused route widens it and the projection rounds it back. (With two unfolded adapters on one layer their
- * outputs are summed before the add, not added one after the other: float32 rounding apart, the same.) One call is compiled per combination of
- * adapters, mask and head count, when first needed.
+ * outputs are summed before the add, not added one after the other: float32 rounding apart, the same.) One call is
+ * compiled per combination of adapters, mask and head count, when first needed.
  */
 public final class AttentionBlock {
     private static final int BF16 = 15;

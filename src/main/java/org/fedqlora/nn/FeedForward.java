@@ -11,8 +11,8 @@ public final class FeedForward {
 
     /**
      * x (..., C) → (..., C) = out(gelu(inter(x))), exact (erf) GELU. At {@link Compute#BF16}, when neither layer has
-     * an unfolded adapter and both weights are dense (resident or folded) with biases, the whole block is one call
-     * ({@link Bf16#ffn}) that keeps the (..., F) intermediate in bfloat16: the same rounding as the two
+     * an unfolded adapter and both have biases (a packed weight is dequantized into the step first), the whole block
+     * is one call ({@link Bf16#ffn}) that keeps the (..., F) intermediate in bfloat16: the same rounding as the two
      * products and the GELU in between (see there), without the float32 round trips of the widest activation.
      * Otherwise the two layers run as they are, with their adapters.
      */

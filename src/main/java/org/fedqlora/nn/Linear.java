@@ -99,9 +99,13 @@ public final class Linear {
         return foldedAdapters.size() == adapters.size();
     }
 
-    /** The dense float32 W this layer multiplies by (the folded weight, else a dense-resident base), or null. */
+    /**
+     * The float32 W this layer multiplies by, for a fused call: the folded weight, else the base's resident array,
+     * else (a packed base) W dequantized into {@code step} in one native call, freed with the step, as its own
+     * kernel would unpack it inside each product.
+     */
     NDArray denseWeight(NDManager step) {
-        return folded != null ? folded : base.denseResident() ? base.weight(step) : null;
+        return folded != null ? folded : base.weight(step);
     }
 
     /** Undoes {@link #fold}: back to the base product plus each adapter's own. */
