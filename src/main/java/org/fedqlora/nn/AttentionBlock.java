@@ -27,8 +27,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * compiled per combination of adapters, mask and head count, when first needed.
  */
 public final class AttentionBlock {
-    private static final int BF16 = 15;
-    private static final int FP32 = 6;
     private static final ConcurrentHashMap<String, ScriptModule> MODULES = new ConcurrentHashMap<>();
 
     private AttentionBlock() {
@@ -52,30 +50,19 @@ public final class AttentionBlock {
         if (!o.plain()) {
             return null;
         }
-        NDArray[] w = new NDArray[4];
-        for (int i = 0; i < 4; i++) {
-            w[i] = qkvo[i].denseWeight(step);
-            if (w[i] == null) {
-                return null;
+        List<NDArray> args = new ArrayList<>(List.of(x, q.denseWeight(step), q.bias(), k.denseWeight(step), k.bias(),
+                v.denseWeight(step), v.bias(), o.denseWeight(step), o.bias(), scale));
+        NDArray dq = q.adapterDelta(x, training);
+        NDArray dk = k.adapterDelta(x, training);
+        NDArray dv = v.adapterDelta(x, training);
+        for (NDArray extra : new NDArray[] {dq, dk, dv, mask}) {
+            if (extra != null) {
+                args.add(extra);
             }
         }
-        List<NDArray> args = new ArrayList<>(List.of(x, w[0], q.bias(), w[1], k.bias(), w[2], v.bias(), w[3],
-                o.bias(), scale));
-        StringBuilder key = new StringBuilder();
-        for (Linear l : new Linear[] {q, k, v}) {
-            NDArray d = l.adapterDelta(x, training);
-            key.append(d == null ? '0' : '1');
-            if (d != null) {
-                args.add(d);
-            }
-        }
-        key.append(mask == null ? '0' : '1').append('h').append(heads);
-        if (mask != null) {
-            args.add(mask);
-        }
-        ScriptModule m = MODULES.computeIfAbsent(key.toString(),
-                s -> ScriptModule.compile("Bf16Attention", source(s.charAt(0) == '1', s.charAt(1) == '1',
-                        s.charAt(2) == '1', s.charAt(3) == '1', heads)));
+        String key = (dq != null) + "," + (dk != null) + "," + (dv != null) + "," + (mask != null) + "," + heads;
+        ScriptModule m = MODULES.computeIfAbsent(key, unused -> ScriptModule.compile("Bf16Attention",
+                source(dq != null, dk != null, dv != null, mask != null, heads)));
         return m.call("block", args.toArray(NDArray[]::new));
     }
 
@@ -116,9 +103,9 @@ public final class AttentionBlock {
         if (dv) {
             s.append("    v = torch.to(torch.add(torch.to(v, FP32), dv), BF16)\n");
         }
-        s.append("    q = torch.transpose(torch.view(q, [b, t, H, -1]), 1, 2)\n");
-        s.append("    k = torch.transpose(torch.view(k, [b, t, H, -1]), 1, 2)\n");
-        s.append("    v = torch.transpose(torch.view(v, [b, t, H, -1]), 1, 2)\n");
+        s.append("    q = torch.transpose(torch.view(q, [b, t, " + heads + ", -1]), 1, 2)\n");
+        s.append("    k = torch.transpose(torch.view(k, [b, t, " + heads + ", -1]), 1, 2)\n");
+        s.append("    v = torch.transpose(torch.view(v, [b, t, " + heads + ", -1]), 1, 2)\n");
         s.append("    s = torch.matmul(q, torch.transpose(k, -1, -2))\n");
         if (mask) {
             s.append("    s = torch.add(s, torch.to(mask, BF16))\n");
@@ -126,7 +113,6 @@ public final class AttentionBlock {
         s.append("    ctx = torch.matmul(torch.softmax(s, -1), v)\n");
         s.append("    ctx = torch.reshape(torch.transpose(ctx, 1, 2), [b, t, c])\n");
         s.append("    return torch.to(torch.linear(ctx, torch.to(wo, BF16), torch.to(bo, BF16)), FP32)\n");
-        return s.toString().replace("BF16", String.valueOf(BF16)).replace("FP32", String.valueOf(FP32))
-                .replace("H,", heads + ",");
+        return s.toString().replace("BF16", String.valueOf(Bf16.BF16)).replace("FP32", String.valueOf(Bf16.FP32));
     }
 }

@@ -18,8 +18,8 @@ import org.fedqlora.engine.ScriptModule;
  * <p>Shapes: B = batch, H = heads, T = sequence, D = head size.
  */
 final class Bf16 {
-    private static final int BF16 = 15;   // c10::ScalarType::BFloat16 (TorchScript source writes dtypes as ints)
-    private static final int FP32 = 6;    // c10::ScalarType::Float
+    static final int BF16 = 15;   // c10::ScalarType::BFloat16 (TorchScript source writes dtypes as ints)
+    static final int FP32 = 6;    // c10::ScalarType::Float
 
     private static final String SOURCE = """
               def linear(self: __torch__.Bf16Kernels, x: Tensor, w: Tensor) -> Tensor:

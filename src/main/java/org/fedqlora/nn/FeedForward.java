@@ -19,11 +19,7 @@ public final class FeedForward {
     public static NDArray gelu(NDManager step, Linear inter, Linear out, NDArray x, boolean training) {
         if (inter.compute() == Compute.BF16 && out.compute() == Compute.BF16 && inter.plain() && out.plain()
                 && inter.bias() != null && out.bias() != null) {
-            NDArray w1 = inter.denseWeight(step);
-            NDArray w2 = out.denseWeight(step);
-            if (w1 != null && w2 != null) {
-                return Bf16.ffn(x, w1, inter.bias(), w2, out.bias());
-            }
+            return Bf16.ffn(x, inter.denseWeight(step), inter.bias(), out.denseWeight(step), out.bias());
         }
         return out.forward(step, Activation.gelu(inter.forward(step, x, training)), training);
     }
