@@ -193,6 +193,9 @@ public final class BenchCommand implements Runnable {
                 for (int s = 1; s <= warmup + steps; s++) {
                     if (s == warmup + 1) {
                         start = System.nanoTime();
+                        if (profile != null) {
+                            JniUtils.startProfile(false, true, false);
+                        }
                     }
                     long[] ids = new long[batch * seq];
                     for (int i = 0; i < ids.length; i++) {
@@ -215,10 +218,13 @@ public final class BenchCommand implements Runnable {
                         System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f", s, warmup + steps, loss);
                     }
                 }
+                double timed = (System.nanoTime() - start) / 1e9;
                 if (!json) {
                     System.err.println();
                 }
-                double timed = (System.nanoTime() - start) / 1e9;
+                if (profile != null) {
+                    JniUtils.stopProfile(profile.toAbsolutePath().toString());
+                }
                 ObjectNode out = new ObjectMapper().createObjectNode();
                 out.put("objective", "causal-lm");
                 out.put("tokens_per_s", Math.round((double) batch * seq * steps / timed * 10) / 10.0);

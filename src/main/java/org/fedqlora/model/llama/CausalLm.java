@@ -23,12 +23,14 @@ public final class CausalLm {
      */
     public static NDArray loss(NDArray logits, NDArray labels) {
         Shape s = logits.getShape();
-        long T = s.get(1);
-        NDArray lg = logits.get(new NDIndex(":, 0:{}, :", T - 1));                  // (B, T-1, V)
-        NDArray lab = labels.get(new NDIndex(":, 1:{}", T));                         // (B, T-1)
-        NDArray valid = lab.neq(IGNORE);                                            // (B, T-1) bool
+        long B = s.get(0), T = s.get(1);
+        // Shift the labels, not the logits: slicing (B, T, V) would cost a copy forward and a zero-filled
+        // (B, T, V) gradient backward. The last position gets IGNORE (nothing follows it).
+        NDArray lab = labels.get(new NDIndex(":, 1:{}", T))
+                .concat(labels.getManager().full(new Shape(B, 1), IGNORE), 1);        // (B, T)
+        NDArray valid = lab.neq(IGNORE);                                            // (B, T) bool
         NDArray safe = NDArrays.where(valid, lab, lab.zerosLike());                 // ignored → class 0
-        NDArray nll = lg.logSoftmax(-1).gather(safe.expandDims(-1), -1).squeeze(-1).neg(); // (B, T-1)
+        NDArray nll = logits.logSoftmax(-1).gather(safe.expandDims(-1), -1).squeeze(-1).neg(); // (B, T)
         NDArray w = valid.toType(DataType.FLOAT32, false);
         return nll.mul(w).sum().div(w.sum().maximum(1f));
     }

@@ -287,19 +287,29 @@ public final class LlamaModel implements Backbone {
         return pos.maximum(0L);                                                // padding before the first token
     }
 
-    /** cos and sin of position · inverse frequency, each (B, 1, T, D), the half repeated (rotate-half layout). */
+    /**
+     * cos and the signed sin of position · inverse frequency, each (B, 1, T, D), the half repeated (rotate-half
+     * layout); the sin's first half is negated, so that {@link #rotate} needs no negation.
+     */
     NDArray[] rope(NDManager step, NDArray pos) {
         NDArray angles = pos.toType(DataType.FLOAT32, false).expandDims(-1).mul(invFreq);   // (B, T, D/2)
         NDArray emb = angles.concat(angles, -1).expandDims(1);                               // (B, 1, T, D)
-        return new NDArray[] {emb.cos(), emb.sin()};
+        long half = angles.getShape().get(2);
+        NDArray sign = step.full(new Shape(half), -1f).concat(step.ones(new Shape(half)));   // (D): −1…, +1…
+        return new NDArray[] {emb.cos(), emb.sin().mul(sign)};
     }
 
-    /** x·cos + rotate_half(x)·sin, rotate_half(x) = (−x₂, x₁) with x₁, x₂ the two halves of the last axis. */
+    /**
+     * x·cos + rotate_half(x)·sin, rotate_half(x) = (−x₂, x₁) with x₁, x₂ the two halves of the last axis, computed
+     * as swap_halves(x)·sin' with sin' = (−sin₁, sin₂) from {@link #rope}: (−a)·b = a·(−b) exactly, so the values
+     * are HF's; the swap is a flip of a (…, 2, D/2) view, whose gradient is a flip too (slices and a concat would
+     * cost zero-filled gradients of the whole array).
+     */
     static NDArray rotate(NDArray x, NDArray[] cosSin) {
-        long half = x.getShape().get(3) / 2;
-        NDArray x1 = x.get(new NDIndex("..., :{}", half));
-        NDArray x2 = x.get(new NDIndex("..., {}:", half));
-        return x.mul(cosSin[0]).add(x2.neg().concat(x1, -1).mul(cosSin[1]));
+        Shape s = x.getShape();
+        long half = s.get(3) / 2;
+        NDArray swapped = x.reshape(s.get(0), s.get(1), s.get(2), 2, half).flip(3).reshape(s);
+        return x.mul(cosSin[0]).add(swapped.mul(cosSin[1]));
     }
 
     /**
